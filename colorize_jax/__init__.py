@@ -1,0 +1,1 @@
+"""Automatic image colorization in JAX/Flax."""

@@ -1,0 +1,109 @@
+"""Orbax checkpointing of the train state together with the input pipeline's position.
+
+Each checkpoint holds two items: "state" (the TrainState pytree) and "data" (the grain
+iterator's state, one small JSON file per process). Saves are asynchronous; orbax writes each
+step to a temporary directory and renames it only when complete, so a run killed mid-save never
+sees a partial checkpoint as its latest. The manager keeps the latest checkpoint and the best one
+by a validation metric.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import grain
+import jax
+import orbax.checkpoint as ocp
+from etils import epath
+
+CHECKPOINT_DIR = "checkpoints"
+
+
+class _FrozenIteratorState:
+    """The iterator's state captured at save time, so an async save cannot see later steps."""
+
+    def __init__(self, iterator: Any):
+        self._state = json.dumps(iterator.get_state()).encode()
+
+    def get_state(self) -> bytes:
+        return self._state
+
+
+def create_manager(
+    workdir: str,
+    *,
+    best_metric: str = "psnr",
+    best_mode: str = "max",
+    read_only: bool = False,
+) -> ocp.CheckpointManager:
+    """A manager for `workdir/checkpoints` keeping the latest step and the best by `best_metric`."""
+
+    def metric_of(metrics: dict[str, float]) -> float:
+        return float(metrics[best_metric])
+
+    keep = ocp.checkpoint_managers.AnyPreservationPolicy(
+        [
+            ocp.checkpoint_managers.LatestN(n=1),
+            ocp.checkpoint_managers.BestN(
+                get_metric_fn=metric_of,
+                reverse=best_mode == "min",
+                n=1,
+                keep_checkpoints_without_metrics=False,
+            ),
+        ]
+    )
+    options = ocp.CheckpointManagerOptions(
+        best_fn=metric_of,
+        best_mode=best_mode,
+        preservation_policy=keep,
+        enable_async_checkpointing=True,
+        read_only=read_only,
+        create=not read_only,
+    )
+    directory = epath.Path(workdir) / CHECKPOINT_DIR
+    return ocp.CheckpointManager(directory, item_names=("state", "data"), options=options)
+
+
+def save(
+    manager: ocp.CheckpointManager,
+    step: int,
+    state: Any,
+    data_iterator: Any | None = None,
+    metrics: dict[str, float] | None = None,
+) -> bool:
+    """Starts an asynchronous save of `state` (and the data iterator position) at `step`."""
+    items = {"state": ocp.args.StandardSave(state)}
+    if data_iterator is not None:
+        items["data"] = grain.checkpoint.CheckpointSave(_FrozenIteratorState(data_iterator))
+    return manager.save(step, args=ocp.args.Composite(**items), metrics=metrics, force=True)
+
+
+def abstract_like(state: Any) -> Any:
+    """Shape/dtype/sharding placeholders of `state`, the restore target orbax needs."""
+    return jax.tree_util.tree_map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), state
+    )
+
+
+def restore(
+    manager: ocp.CheckpointManager,
+    step: int,
+    abstract_state: Any,
+    data_iterator: Any | None = None,
+) -> Any:
+    """Restores the state at `step` into `abstract_state`'s structure and shardings.
+
+    When `data_iterator` is given its position is restored in place too.
+    """
+    items = {"state": ocp.args.StandardRestore(abstract_state)}
+    if data_iterator is not None:
+        items["data"] = grain.checkpoint.CheckpointRestore(data_iterator)
+    try:
+        restored = manager.restore(step, args=ocp.args.Composite(**items))
+    except (ValueError, FileNotFoundError, KeyError) as error:
+        raise RuntimeError(
+            f"cannot restore checkpoint step {step} from {manager.directory}: {error}. "
+            "If the model config changed, use a new --workdir."
+        ) from error
+    return restored["state"]

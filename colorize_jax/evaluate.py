@@ -1,0 +1,97 @@
+"""Evaluates a trained model on the whole validation split.
+
+  python -m colorize_jax.evaluate --workdir=DIR [--config=FILE[:PRESET] --config.key=value]
+      [--step=N | --checkpoint=best]
+
+Without --config the config saved by training (DIR/config.json) is used. Writes
+DIR/eval/metrics.json and DIR/eval/sheet.png.
+"""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import ml_collections
+from absl import app, flags, logging
+from etils import epath
+from ml_collections import config_flags
+
+from colorize_jax import checkpointing, colorspace, data, evaluation, models, sharding, train
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "Training directory holding checkpoints/ and config.json.")
+config_flags.DEFINE_config_file("config", None, "Config file; default: DIR/config.json.")
+flags.DEFINE_integer("step", None, "Checkpoint step to evaluate (default: see --checkpoint).")
+flags.DEFINE_enum("checkpoint", "latest", ["latest", "best"], "Which checkpoint to evaluate.")
+flags.mark_flag_as_required("workdir")
+
+
+def load_config(workdir: str, config: ml_collections.ConfigDict | None):
+    """The given config, else the one training saved in `workdir`."""
+    if config is not None:
+        return config
+    path = epath.Path(workdir) / "config.json"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} not found: pass --config=FILE, or point --workdir at a training directory"
+        )
+    return ml_collections.ConfigDict(json.loads(path.read_text()))
+
+
+def restore_generator(config, workdir: str, mesh, *, step: int | None, which: str = "latest"):
+    """Builds the model of `config` and restores its generator from a checkpoint of `workdir`."""
+    manager = checkpointing.create_manager(workdir, best_metric=config.best_metric, read_only=True)
+    if step is None:
+        step = manager.best_step() if which == "best" else manager.latest_step()
+    if step is None:
+        raise FileNotFoundError(
+            f"no checkpoint in {manager.directory}: train first with colorize_jax.main"
+        )
+    if step not in manager.all_steps():
+        raise FileNotFoundError(
+            f"no checkpoint for step {step} in {manager.directory}; "
+            f"available: {list(manager.all_steps())}"
+        )
+    model = models.create_model(config.model, colorspace.target_channels(config.data.color_space))
+    abstract = jax.eval_shape(
+        lambda: train.create_train_state(config, model, jax.random.key(0), mesh)
+    )
+    abstract = jax.tree_util.tree_map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding.replicated(mesh)),
+        abstract,
+    )
+    state = checkpointing.restore(manager, step, abstract)
+    manager.close()
+    return state, step
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    config = load_config(FLAGS.workdir, FLAGS.config)
+    mesh = sharding.create_mesh()
+    state, step = restore_generator(
+        config, FLAGS.workdir, mesh, step=FLAGS.step, which=FLAGS.checkpoint
+    )
+    logging.info("evaluating %s at step %d", FLAGS.workdir, step)
+    eval_dataset = data.create_eval_dataset(
+        config,
+        batch_size=sharding.process_batch_size(config.eval_per_device_batch_size, mesh),
+        process_index=jax.process_index(),
+        process_count=jax.process_count(),
+    )
+    results, sheet = evaluation.evaluate(
+        state.generator,
+        eval_dataset,
+        mesh,
+        space=config.data.color_space,
+        num_sheet_images=config.num_sheet_images,
+    )
+    eval_dir = evaluation.write_results(FLAGS.workdir, results, sheet, step=step)
+    print(json.dumps({**results, "step": step}, sort_keys=True))
+    logging.info("wrote %s", eval_dir / "metrics.json")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,128 @@
+"""Evaluation over the whole validation split: metrics.json and an image sheet.
+
+Each prediction is turned into an 8-bit RGB image rebuilt from the ground-truth lightness and the
+predicted colour, and compared with the ground-truth image. Every metric is a mean over images.
+Batches are padded with masked examples so every process runs the same number of steps.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import logging
+from etils import epath
+from jax.experimental import multihost_utils
+
+from colorize_jax import colorspace, metrics, sharding, sheets
+from colorize_jax.train_state import NetworkState
+
+METRIC_KEYS = (
+    "psnr",
+    "ssim",
+    "deltae2000",
+    "colorfulness",
+    "colorfulness_gt",
+    "delta_colorfulness",
+    "auc_ab",
+)
+
+
+def colorize_batch(
+    network: NetworkState, images: jax.Array, *, space: str
+) -> tuple[jax.Array, jax.Array]:
+    """Predicts colour for uint8 RGB `images`; returns (gray uint8, colorized uint8) NHWC.
+
+    The colorized image keeps the ground-truth lightness of `images`.
+    """
+    inputs, _ = colorspace.encode(images, space)
+    predictions = network.apply_fn(network.variables, inputs, train=False)
+    rgb = colorspace.decode(inputs, predictions.astype(jnp.float32), space, truth_rgb=images / 255.0)
+    gray = colorspace.to_uint8(jnp.repeat((inputs + 1.0) / 2.0, 3, axis=-1))
+    return gray, colorspace.to_uint8(rgb)
+
+
+def eval_step(network: NetworkState, batch: Mapping[str, jax.Array], *, space: str):
+    """Sums of each per-image metric over the unmasked examples of `batch`, and their count."""
+    _, colorized = colorize_batch(network, batch["image"], space=space)
+    per_image = metrics.image_metrics(colorized, batch["image"])
+    mask = batch["mask"].astype(jnp.float32)
+    sums = {name: jnp.sum(per_image[name] * mask) for name in METRIC_KEYS}
+    sums["num_images"] = jnp.sum(mask)
+    sums["num_skipped"] = jnp.sum(batch["num_skipped"]).astype(jnp.float32)
+    return sums
+
+
+@functools.cache
+def _jitted(fn, space: str):
+    return jax.jit(functools.partial(fn, space=space))
+
+
+def evaluate(
+    network: NetworkState,
+    eval_batches: Iterable[Mapping[str, np.ndarray]],
+    mesh: jax.sharding.Mesh,
+    *,
+    space: str,
+    num_sheet_images: int = 8,
+) -> tuple[dict[str, float], np.ndarray | None]:
+    """Runs the metrics over every batch; returns (mean metrics, comparison sheet or None)."""
+    step_fn = _jitted(eval_step, space)
+    totals = None
+    sheet_rows: list[list[np.ndarray]] = []
+    for local_batch in eval_batches:
+        batch = sharding.to_global_arrays(
+            {key: local_batch[key] for key in ("image", "mask", "num_skipped")}, mesh
+        )
+        sums = step_fn(network, batch)
+        totals = sums if totals is None else jax.tree_util.tree_map(jnp.add, totals, sums)
+        if len(sheet_rows) < num_sheet_images:
+            sheet_rows += _sheet_rows(network, batch, space, num_sheet_images - len(sheet_rows))
+    if totals is None:
+        raise ValueError("the evaluation split yielded no batches: check config.data.eval_split")
+    totals = {key: float(value) for key, value in jax.device_get(totals).items()}
+    count = totals.pop("num_images")
+    if count == 0:
+        raise ValueError("the evaluation split has no readable images")
+    results = {name: totals[name] / count for name in METRIC_KEYS}
+    results["num_images"] = int(count)
+    results["num_skipped"] = int(totals["num_skipped"])
+    sheet = sheets.grid(sheet_rows) if sheet_rows else None
+    return results, sheet
+
+
+def _sheet_rows(network, batch, space: str, limit: int) -> list[list[np.ndarray]]:
+    gray, colorized = _jitted(colorize_batch, space)(network, batch["image"])
+    gathered = multihost_utils.process_allgather(
+        {"gray": gray, "pred": colorized, "truth": batch["image"], "mask": batch["mask"]},
+        tiled=True,
+    )
+    keep = np.flatnonzero(gathered["mask"])[:limit]
+    return sheets.comparison_rows(
+        gathered["gray"][keep], gathered["pred"][keep], gathered["truth"][keep]
+    )
+
+
+def write_results(
+    workdir: str, results: Mapping[str, Any], sheet: np.ndarray | None, *, step: int
+) -> epath.Path:
+    """Writes DIR/eval/metrics.json (and sheet.png) from the primary process; returns the dir."""
+    eval_dir = epath.Path(workdir) / "eval"
+    if jax.process_index() != 0:
+        return eval_dir
+    eval_dir.mkdir(parents=True, exist_ok=True)
+    payload = {**results, "step": int(step)}
+    (eval_dir / "metrics.json").write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    if sheet is not None:
+        sheets.write_png(eval_dir / "sheet.png", sheet)
+    logging.info(
+        "eval step %d: %s",
+        step,
+        ", ".join(f"{k} {v:.4g}" for k, v in results.items() if isinstance(v, float)),
+    )
+    return eval_dir

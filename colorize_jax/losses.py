@@ -1,0 +1,65 @@
+"""Loss terms, looked up by name from `config.losses` ({name: weight}).
+
+Every term is a pure function `term(predictions, targets) -> scalar` over float32 NHWC arrays.
+Adding a term is one function here plus one entry in `LOSS_TERMS`; a config then enables it
+with one line, e.g. `config.losses = {"l1": 1.0, "my_term": 0.1}`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+
+LossTerm = Callable[[jax.Array, jax.Array], jax.Array]
+
+
+def l1(predictions: jax.Array, targets: jax.Array) -> jax.Array:
+    """Mean absolute error."""
+    return jnp.mean(jnp.abs(predictions - targets))
+
+
+def mse(predictions: jax.Array, targets: jax.Array) -> jax.Array:
+    """Mean squared error."""
+    return jnp.mean(jnp.square(predictions - targets))
+
+
+def huber(predictions: jax.Array, targets: jax.Array, delta: float = 0.1) -> jax.Array:
+    """Mean Huber (smooth-L1) loss: quadratic below `delta` (in target units), linear above."""
+    error = jnp.abs(predictions - targets)
+    quadratic = jnp.minimum(error, delta)
+    return jnp.mean(0.5 * quadratic**2 + delta * (error - quadratic))
+
+
+LOSS_TERMS: dict[str, LossTerm] = {
+    "l1": l1,
+    "mse": mse,
+    "huber": huber,
+}
+
+
+def validate(weights: Mapping[str, float]) -> None:
+    """Raises ValueError naming any unknown loss term (with the closest registered names)."""
+    if not weights:
+        raise ValueError("config.losses is empty: give at least one term, e.g. {'l1': 1.0}")
+    for name in weights:
+        if name not in LOSS_TERMS:
+            close = difflib.get_close_matches(name, LOSS_TERMS, n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise ValueError(
+                f"unknown loss term {name!r} in config.losses{hint}; "
+                f"available: {', '.join(sorted(LOSS_TERMS))}"
+            )
+
+
+def weighted_sum(
+    weights: Mapping[str, float], predictions: jax.Array, targets: jax.Array
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """Returns (sum of weight * term, {name: unweighted term}) in float32."""
+    predictions = predictions.astype(jnp.float32)
+    targets = targets.astype(jnp.float32)
+    terms = {name: LOSS_TERMS[name](predictions, targets) for name in weights}
+    total = sum(weight * terms[name] for name, weight in weights.items())
+    return total, terms

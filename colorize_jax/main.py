@@ -1,0 +1,36 @@
+"""Trains a colorization model: `python -m colorize_jax.main --config=FILE[:PRESET] --workdir=DIR`.
+
+Any config field can be overridden, e.g. `--config.num_train_steps=500`. Re-running the same
+command resumes from the latest checkpoint in DIR.
+"""
+
+from __future__ import annotations
+
+import jax
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from colorize_jax import train
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and evaluation output.")
+config_flags.DEFINE_config_file(
+    "config", None, "Experiment config file, optionally with a preset: configs/unet_lab.py:cpu."
+)
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    logging.info(
+        "JAX process %d/%d, local devices: %s",
+        jax.process_index(),
+        jax.process_count(),
+        jax.local_devices(),
+    )
+    train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,107 @@
+"""The base configuration every experiment starts from, and the hardware presets.
+
+An experiment file in `configs/` builds its config with `base_config()`, changes what makes the
+experiment (model, colour space, losses), and finishes with `apply_preset(config, preset)`, so
+that every experiment accepts the same `:PRESET` suffix on the command line:
+
+  ""/"gpu"/"tpu"  full size: 256 px crops, the full U-Net, bfloat16 compute
+  "cpu"           a laptop-class CPU: 64 px crops, a U-Net of about 2M parameters
+  "demo"          offline on scikit-image's sample photos, about two minutes on 2 CPU cores
+"""
+
+from __future__ import annotations
+
+import ml_collections
+from ml_collections import config_dict
+
+PRESETS = ("", "gpu", "tpu", "cpu", "demo")
+
+
+def base_config() -> ml_collections.ConfigDict:
+    """Defaults for a full-size run (the "" preset) of a U-Net L -> ab regression."""
+    config = ml_collections.ConfigDict()
+    config.seed = 0  # Seeds parameter init, data order and augmentation.
+
+    config.data = ml_collections.ConfigDict()
+    config.data.source = "tfds:imagenette/320px-v2"  # "tfds:NAME[/CONFIG]", "folder:PATH", "demo".
+    config.data.tfds_data_dir = config_dict.placeholder(str)  # TFDS data_dir (None: default).
+    config.data.train_split = "train"  # TFDS split (folder sources use train/).
+    config.data.eval_split = "validation"  # TFDS split (folder sources use val/).
+    config.data.image_size = 256  # Square crop size seen by the model.
+    config.data.color_space = "lab"  # Target space: "lab" (L -> ab), "rgb", "yuv".
+    config.data.min_crop_scale = 0.35  # Random resized crop: smallest share of the image area.
+    config.data.flip = True  # Random horizontal flips in training.
+    config.data.num_workers = 8  # grain worker processes (0: decode in the main process).
+    config.data.prefetch_buffer_size = 4  # Batches each worker prepares ahead.
+
+    config.model = ml_collections.ConfigDict()
+    config.model.name = "unet"  # Key into colorize_jax.models.MODELS.
+    config.model.depth = 4  # Down-sampling levels (stride 2**depth).
+    config.model.base_width = 64  # Channels of the first level, doubling per level.
+    config.model.norm = "batch"  # "batch", "group" or "none".
+    config.model.down = "maxpool"  # "maxpool" or "strided".
+    config.model.up = "transpose"  # "transpose" or "bilinear".
+    config.model.dropout_rate = 0.0  # Dropout in the bottleneck and decoder.
+    config.model.output_activation = "tanh"  # Targets are scaled to [-1, 1].
+    config.model.dtype = "bfloat16"  # Compute dtype; parameters and loss stay float32.
+
+    config.losses = ml_collections.ConfigDict({"l1": 1.0})  # {term name: weight}.
+
+    config.num_train_steps = 100_000  # Optimizer steps.
+    config.per_device_batch_size = 32  # Global batch = this x number of devices.
+    config.eval_per_device_batch_size = 32  # Batch size of evaluation, per device.
+    config.learning_rate = 1e-3  # Peak AdamW learning rate.
+    config.warmup_steps = 2_000  # Linear warmup, then cosine decay to zero.
+    config.adam_b1 = 0.9
+    config.adam_b2 = 0.999
+    config.weight_decay = 1e-4  # Decoupled (AdamW) weight decay.
+    config.grad_clip_norm = 1.0  # Global gradient-norm clipping (0: off).
+
+    config.log_every_steps = 100  # Console line and TensorBoard scalars.
+    config.eval_every_steps = 5_000  # Full validation pass, metrics.json and image sheet.
+    config.checkpoint_every_steps = 1_000  # Also saved at every evaluation and at the end.
+    config.best_metric = "psnr"  # Validation metric that picks the "best" checkpoint.
+    config.num_sheet_images = 8  # Validation images shown in the sheet.
+    return config
+
+
+def apply_preset(config: ml_collections.ConfigDict, preset: str) -> ml_collections.ConfigDict:
+    """Adapts `config` to one of `PRESETS` in place and returns it."""
+    if preset not in PRESETS:
+        valid = ", ".join(repr(p) for p in PRESETS)
+        raise ValueError(f"unknown preset {preset!r}: use one of {valid} (e.g. file.py:cpu)")
+    if preset == "gpu":
+        config.per_device_batch_size = 64
+        config.data.num_workers = 16
+    elif preset == "tpu":
+        config.per_device_batch_size = 32
+        config.data.num_workers = 16
+    elif preset == "cpu":
+        _small(config, image_size=64, base_width=32, depth=3)
+        config.per_device_batch_size = 32
+        config.num_train_steps = 20_000
+        config.warmup_steps = 500
+        config.log_every_steps = 50
+        config.eval_every_steps = 2_000
+        config.checkpoint_every_steps = 500
+        config.data.num_workers = 2
+    elif preset == "demo":
+        _small(config, image_size=64, base_width=16, depth=3)
+        config.data.source = "demo"
+        config.per_device_batch_size = 8
+        config.num_train_steps = 300
+        config.warmup_steps = 30
+        config.learning_rate = 2e-3
+        config.log_every_steps = 25
+        config.eval_every_steps = 300
+        config.checkpoint_every_steps = 100
+        config.data.num_workers = 0
+    return config
+
+
+def _small(config: ml_collections.ConfigDict, *, image_size: int, base_width: int, depth: int):
+    config.data.image_size = image_size
+    config.model.base_width = base_width
+    config.model.depth = depth
+    config.model.dtype = "float32"  # bfloat16 is slow on CPUs without native support.
+    config.eval_per_device_batch_size = 64

@@ -1,0 +1,92 @@
+"""Progress output: a console line per logging interval and TensorBoard event files.
+
+Only the primary process (index 0) writes; the others get a Reporter that does nothing, so
+callers need no `if jax.process_index() == 0` of their own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+import numpy as np
+from absl import logging
+
+
+def format_duration(seconds: float) -> str:
+    """Human-readable duration such as '1h02m', '3m05s' or '12s'."""
+    seconds = max(0, int(round(seconds)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+class Reporter:
+    """Writes scalars and images to TensorBoard and progress lines to the log."""
+
+    def __init__(self, logdir: str | None, *, total_steps: int, enabled: bool = True):
+        self._enabled = enabled
+        self._total_steps = total_steps
+        self._writer = None
+        if enabled and logdir is not None:
+            from tensorboardX import SummaryWriter  # imported lazily: only process 0 needs it
+
+            self._writer = SummaryWriter(logdir=logdir, flush_secs=30)
+        self._last_time: float | None = None
+        self._last_step: int | None = None
+
+    def start(self, step: int) -> None:
+        """Marks the start of timing (after compilation, ideally)."""
+        self._last_time, self._last_step = time.perf_counter(), step
+
+    def progress(
+        self,
+        step: int,
+        scalars: Mapping[str, float],
+        *,
+        examples_per_step: int,
+    ) -> dict[str, float]:
+        """Logs one console line with throughput and ETA; returns the timing scalars."""
+        now = time.perf_counter()
+        timing = {}
+        if self._last_time is not None and step > self._last_step:
+            seconds_per_step = (now - self._last_time) / (step - self._last_step)
+            timing = {
+                "images_per_second": examples_per_step / seconds_per_step,
+                "seconds_per_step": seconds_per_step,
+            }
+        self._last_time, self._last_step = now, step
+        if self._enabled:
+            parts = [f"step {step}/{self._total_steps}"]
+            parts += [f"{name} {value:.4g}" for name, value in scalars.items()]
+            if timing:
+                eta = (self._total_steps - step) * timing["seconds_per_step"]
+                parts.append(f"{timing['images_per_second']:.1f} img/s")
+                parts.append(f"ETA {format_duration(eta)}")
+            logging.info(" | ".join(parts))
+        return timing
+
+    def scalars(self, step: int, values: Mapping[str, float], prefix: str = "") -> None:
+        """Writes scalars to TensorBoard under `prefix/name`."""
+        if self._writer is None:
+            return
+        for name, value in values.items():
+            self._writer.add_scalar(f"{prefix}{name}", float(value), step)
+
+    def image(self, step: int, name: str, image: np.ndarray) -> None:
+        """Writes one HxWx3 uint8 image to TensorBoard."""
+        if self._writer is None:
+            return
+        self._writer.add_image(name, image, step, dataformats="HWC")
+
+    def flush(self) -> None:
+        if self._writer is not None:
+            self._writer.flush()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()

@@ -1,0 +1,53 @@
+"""Image sheets: grids of uint8 images for TensorBoard and PNG files."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from etils import epath
+from PIL import Image
+
+
+def grid(rows: Sequence[Sequence[np.ndarray]], *, pad: int = 2, fill: int = 255) -> np.ndarray:
+    """Lays out rows of HxWx3 uint8 images (each cell padded to the largest) into one image."""
+    cells = [[_as_rgb(image) for image in row] for row in rows]
+    if not cells or not cells[0]:
+        raise ValueError("an image sheet needs at least one image")
+    cell_h = max(image.shape[0] for row in cells for image in row)
+    cell_w = max(image.shape[1] for row in cells for image in row)
+    num_cols = max(len(row) for row in cells)
+    height = len(cells) * (cell_h + pad) + pad
+    width = num_cols * (cell_w + pad) + pad
+    sheet = np.full((height, width, 3), fill, np.uint8)
+    for r, row in enumerate(cells):
+        for c, image in enumerate(row):
+            top, left = pad + r * (cell_h + pad), pad + c * (cell_w + pad)
+            sheet[top : top + image.shape[0], left : left + image.shape[1]] = image
+    return sheet
+
+
+def comparison_rows(
+    gray: np.ndarray, prediction: np.ndarray, truth: np.ndarray
+) -> list[list[np.ndarray]]:
+    """One row per image: gray input | prediction | ground truth (each a batch, NHWC uint8)."""
+    return [[g, p, t] for g, p, t in zip(gray, prediction, truth, strict=True)]
+
+
+def write_png(path: str | epath.Path, image: np.ndarray) -> None:
+    """Writes a uint8 image as PNG, creating parent directories."""
+    path = epath.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        Image.fromarray(_as_rgb(image)).save(f, format="PNG")
+
+
+def _as_rgb(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        raise TypeError(f"sheet images must be uint8, got {image.dtype}")
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.shape[-1] == 1:
+        image = np.repeat(image, 3, axis=-1)
+    return image

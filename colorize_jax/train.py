@@ -1,0 +1,261 @@
+"""Training loop: a jitted, data-parallel train step, periodic evaluation and checkpoints.
+
+`train_step` is a pure function of (state, batch); `train_and_evaluate` holds every side effect:
+the input pipeline, checkpoint restore and save, logging, evaluation.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from absl import logging
+from etils import epath
+
+from colorize_jax import (
+    checkpointing,
+    colorspace,
+    data,
+    evaluation,
+    losses,
+    models,
+    sharding,
+)
+from colorize_jax.reporting import Reporter
+from colorize_jax.train_state import NetworkState, TrainState, count_params
+
+
+def create_learning_rate_fn(config: ml_collections.ConfigDict) -> optax.Schedule:
+    """Linear warmup to `learning_rate`, then cosine decay to zero at `num_train_steps`."""
+    warmup = min(config.warmup_steps, max(config.num_train_steps - 1, 0))
+    return optax.warmup_cosine_decay_schedule(
+        init_value=0.0,
+        peak_value=config.learning_rate,
+        warmup_steps=warmup,
+        decay_steps=max(config.num_train_steps, warmup + 1),
+        end_value=config.learning_rate * config.get("final_learning_rate_fraction", 0.0),
+    )
+
+
+def create_optimizer(
+    config: ml_collections.ConfigDict, learning_rate_fn: optax.Schedule
+) -> optax.GradientTransformation:
+    """AdamW on the schedule, with optional global-norm gradient clipping."""
+    adamw = optax.adamw(
+        learning_rate_fn,
+        b1=config.adam_b1,
+        b2=config.adam_b2,
+        weight_decay=config.weight_decay,
+    )
+    if config.get("grad_clip_norm"):
+        return optax.chain(optax.clip_by_global_norm(config.grad_clip_norm), adamw)
+    return adamw
+
+
+def create_train_state(
+    config: ml_collections.ConfigDict, model, rng: jax.Array, mesh: jax.sharding.Mesh
+) -> TrainState:
+    """Initializes the generator and its optimizer, replicated over `mesh`."""
+    size = config.data.image_size
+    tx = create_optimizer(config, create_learning_rate_fn(config))
+
+    def init(rng):
+        dummy = jnp.zeros((1, size, size, 1), jnp.float32)
+        variables = model.init({"params": rng, "dropout": rng}, dummy, train=False)
+        return TrainState.create(
+            generator=NetworkState.create(apply_fn=model.apply, variables=variables, tx=tx)
+        )
+
+    return jax.jit(init, out_shardings=sharding.replicated(mesh))(rng)
+
+
+def train_step(
+    state: TrainState,
+    batch: Mapping[str, jax.Array],
+    *,
+    space: str,
+    loss_weights: Mapping[str, float],
+    learning_rate_fn: optax.Schedule,
+    seed: int,
+) -> tuple[TrainState, dict[str, jax.Array]]:
+    """One optimizer step of the generator on the weighted sum of the configured loss terms."""
+    generator = state.generator
+    inputs, targets = colorspace.encode(batch["image"], space)
+    dropout_rng = jax.random.fold_in(jax.random.key(seed), state.step)
+
+    def loss_fn(params):
+        variables = {**generator.variables, "params": params}
+        predictions, updates = generator.apply_fn(
+            variables,
+            inputs,
+            train=True,
+            mutable=["batch_stats"],
+            rngs={"dropout": dropout_rng},
+        )
+        total, terms = losses.weighted_sum(loss_weights, predictions, targets)
+        return total, (terms, updates.get("batch_stats", {}))
+
+    (total, (terms, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        generator.params
+    )
+    new_generator = generator.apply_gradients(grads, batch_stats=batch_stats)
+    state = state.replace_network("generator", new_generator).replace(step=state.step + 1)
+    step_metrics = {
+        "loss": total,
+        **{f"loss_{name}": value for name, value in terms.items()},
+        "grad_norm": optax.global_norm(grads),
+        "learning_rate": learning_rate_fn(state.step - 1),
+        "num_skipped": jnp.sum(batch["num_skipped"]),
+    }
+    return state, step_metrics
+
+
+def _save_config(config: ml_collections.ConfigDict, workdir: str) -> None:
+    if jax.process_index() == 0:
+        path = epath.Path(workdir) / "config.json"
+        path.write_text(config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
+    """Trains `config`'s model in `workdir`, resuming from its latest checkpoint if any.
+
+    Returns the final evaluation metrics (also written to `workdir/eval/metrics.json`).
+    """
+    losses.validate(config.losses)
+    workdir_path = epath.Path(workdir)
+    workdir_path.mkdir(parents=True, exist_ok=True)
+    _save_config(config, workdir)
+
+    mesh = sharding.create_mesh()
+    space = config.data.color_space
+    model = models.create_model(config.model, colorspace.target_channels(space))
+    state = create_train_state(config, model, jax.random.key(config.seed), mesh)
+    logging.info(
+        "model %s: %s parameters; %d devices over %d processes; global batch %d",
+        config.model.name,
+        f"{count_params(state.generator.params):,}",
+        mesh.size,
+        jax.process_count(),
+        sharding.global_batch_size(config.per_device_batch_size, mesh),
+    )
+
+    train_iter = data.create_train_iterator(
+        config,
+        batch_size=sharding.process_batch_size(config.per_device_batch_size, mesh),
+        process_index=jax.process_index(),
+        process_count=jax.process_count(),
+    )
+    eval_batch_size = sharding.process_batch_size(
+        config.get("eval_per_device_batch_size") or config.per_device_batch_size, mesh
+    )
+    eval_dataset = data.create_eval_dataset(
+        config,
+        batch_size=eval_batch_size,
+        process_index=jax.process_index(),
+        process_count=jax.process_count(),
+    )
+
+    manager = checkpointing.create_manager(workdir, best_metric=config.best_metric)
+    start_step = manager.latest_step() or 0
+    if start_step:
+        logging.info("resuming from checkpoint at step %d", start_step)
+        state = checkpointing.restore(
+            manager, start_step, checkpointing.abstract_like(state), train_iter
+        )
+
+    learning_rate_fn = create_learning_rate_fn(config)
+    step_fn = jax.jit(
+        functools.partial(
+            train_step,
+            space=space,
+            loss_weights=dict(config.losses),
+            learning_rate_fn=learning_rate_fn,
+            seed=config.seed,
+        ),
+        in_shardings=(sharding.replicated(mesh), sharding.batch_sharded(mesh)),
+        out_shardings=(sharding.replicated(mesh), sharding.replicated(mesh)),
+        donate_argnums=0,
+    )
+
+    reporter = Reporter(
+        str(workdir_path / "tensorboard"),
+        total_steps=config.num_train_steps,
+        enabled=jax.process_index() == 0,
+    )
+    examples_per_step = sharding.global_batch_size(config.per_device_batch_size, mesh)
+    pending_metrics: list[dict[str, jax.Array]] = []
+    results: dict[str, float] = {}
+    num_skipped = 0
+    if start_step >= config.num_train_steps:
+        logging.info("already trained for %d steps", start_step)
+    for step in range(start_step + 1, config.num_train_steps + 1):
+        batch = sharding.to_global_arrays(next(train_iter), mesh)
+        state, step_metrics = step_fn(state, batch)
+        pending_metrics.append(step_metrics)
+        if step == start_step + 1:
+            reporter.start(step)  # exclude compilation from the throughput figures
+        is_last = step == config.num_train_steps
+
+        if step % config.log_every_steps == 0 or is_last:
+            summary = _mean_metrics(pending_metrics)
+            pending_metrics = []
+            _check_finite(summary, step)
+            num_skipped += int(summary.pop("num_skipped") * config.log_every_steps)
+            shown = {k: v for k, v in summary.items() if k.startswith("loss")}
+            timing = reporter.progress(step, shown, examples_per_step=examples_per_step)
+            reporter.scalars(step, {**summary, **timing, "skipped_files": num_skipped}, "train/")
+
+        do_eval = step % config.eval_every_steps == 0 or is_last
+        if do_eval:
+            results, sheet = evaluation.evaluate(
+                state.generator,
+                eval_dataset,
+                mesh,
+                space=space,
+                num_sheet_images=config.num_sheet_images,
+            )
+            evaluation.write_results(workdir, results, sheet, step=step)
+            reporter.scalars(step, results, "eval/")
+            if sheet is not None:
+                reporter.image(step, "eval/gray_prediction_truth", sheet)
+            reporter.start(step)  # do not count evaluation time as training time
+        if do_eval or step % config.checkpoint_every_steps == 0:
+            checkpointing.save(
+                manager, step, state, train_iter, metrics=results if do_eval else None
+            )
+    manager.wait_until_finished()
+    manager.close()
+    reporter.close()
+    if not results:  # resumed at the end: evaluate what is there
+        results, sheet = evaluation.evaluate(
+            state.generator, eval_dataset, mesh, space=space,
+            num_sheet_images=config.num_sheet_images,
+        )
+        evaluation.write_results(workdir, results, sheet, step=int(state.step))
+    return results
+
+
+def _mean_metrics(pending: list[dict[str, jax.Array]]) -> dict[str, float]:
+    fetched = jax.device_get(pending)
+    return {key: float(np.mean([m[key] for m in fetched])) for key in fetched[0]}
+
+
+def _check_finite(summary: Mapping[str, float], step: int) -> None:
+    bad = [name for name in ("loss", "grad_norm") if not math.isfinite(summary[name])]
+    if bad:
+        raise FloatingPointError(
+            f"non-finite {' and '.join(bad)} at step {step}; no checkpoint was written for it. "
+            "Lower config.learning_rate or set config.grad_clip_norm."
+        )
+
+
+def save_json(path: epath.Path, payload: Mapping[str, Any]) -> None:
+    path.write_text(json.dumps(payload, indent=2) + "\n")

@@ -1,0 +1,108 @@
+"""Tests of the model registry and the U-Net."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from colorize_jax import models
+from colorize_jax.train_state import count_params
+
+
+def _unet(**overrides):
+    config = {"name": "unet", "depth": 2, "base_width": 8, "dtype": "float32", **overrides}
+    return models.create_model(config, num_outputs=2)
+
+
+@pytest.mark.parametrize("height,width", [(100, 70), (64, 64), (33, 17)])
+def test_unet_output_matches_any_input_size(height, width):
+    model = _unet()
+    x = jnp.zeros((2, height, width, 1))
+    variables = model.init(jax.random.key(0), x)
+    y = model.apply(variables, x)
+    assert y.shape == (2, height, width, 2)
+    assert np.all(np.abs(np.asarray(y)) <= 1.0)  # tanh output
+
+
+def test_unet_parameter_count_matches_hand_count():
+    # depth 1, base 4, batch norm: enc block 1->4 (conv 9*1*4, conv 9*4*4, 2 BN x 2*4),
+    # mid 4->8 (9*4*8 + 9*8*8 + 2*2*8), up transpose 2*2*8*4+4, dec 8->4 (9*8*4 + 9*4*4 + 2*2*4),
+    # head 1x1 4->2 + bias 2.
+    expected = (
+        (9 * 4 + 9 * 16 + 16)
+        + (9 * 32 + 9 * 64 + 32)
+        + (4 * 32 + 4)
+        + (9 * 32 + 9 * 16 + 16)
+        + (4 * 2 + 2)
+    )
+    model = _unet(depth=1, base_width=4)
+    variables = model.init(jax.random.key(0), jnp.zeros((1, 8, 8, 1)))
+    assert count_params(variables["params"]) == expected
+
+
+def test_unet_variants_build_and_differ():
+    x = jnp.ones((1, 20, 20, 1))
+    counts = {}
+    for variant in [
+        {},
+        {"down": "strided"},
+        {"up": "bilinear"},
+        {"norm": "group", "base_width": 16},
+        {"norm": "none"},
+    ]:
+        model = _unet(**variant)
+        variables = model.init(jax.random.key(0), x)
+        assert model.apply(variables, x).shape == (1, 20, 20, 2)
+        counts[str(variant)] = count_params(variables["params"])
+    assert counts["{'down': 'strided'}"] > counts["{}"]  # strided convs add weights
+    assert counts["{'norm': 'none'}"] != counts["{}"]
+
+
+def test_unet_bfloat16_compute_keeps_float32_params():
+    model = _unet(dtype="bfloat16")
+    x = jnp.zeros((1, 16, 16, 1))
+    variables = model.init(jax.random.key(0), x)
+    leaves = jax.tree_util.tree_leaves(variables["params"])
+    assert all(leaf.dtype == jnp.float32 for leaf in leaves)
+    assert model.apply(variables, x).dtype == jnp.float32  # the head output is cast back
+
+
+def test_unet_loss_decreases_on_a_small_batch():
+    model = _unet()
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.uniform(-1, 1, (4, 16, 16, 1)), jnp.float32)
+    y = jnp.tanh(jnp.concatenate([x, -x], axis=-1) * 0.5)
+    variables = model.init(jax.random.key(0), x)
+    params, batch_stats = variables["params"], variables["batch_stats"]
+    tx = optax.adam(1e-2)
+    opt_state = tx.init(params)
+
+    @jax.jit
+    def step(params, batch_stats, opt_state):
+        def loss_fn(p):
+            out, upd = model.apply(
+                {"params": p, "batch_stats": batch_stats}, x, train=True, mutable=["batch_stats"]
+            )
+            return jnp.mean(jnp.abs(out - y)), upd["batch_stats"]
+
+        (loss, new_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), new_stats, opt_state, loss
+
+    losses = []
+    for _ in range(30):
+        params, batch_stats, opt_state, loss = step(params, batch_stats, opt_state)
+        losses.append(float(loss))
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_unknown_model_names_the_closest():
+    with pytest.raises(ValueError, match="did you mean unet"):
+        models.create_model({"name": "unte"}, num_outputs=2)
+
+
+def test_unknown_norm_is_a_clear_error():
+    model = _unet(norm="layer")
+    with pytest.raises(ValueError, match="unknown norm 'layer'"):
+        model.init(jax.random.key(0), jnp.zeros((1, 8, 8, 1)))

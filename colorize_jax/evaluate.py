@@ -54,9 +54,7 @@ def restore_generator(config, workdir: str, mesh, *, step: int | None, which: st
             f"available: {list(manager.all_steps())}"
         )
     model = models.create_model(config.model, colorspace.target_channels(config.data.color_space))
-    abstract = jax.eval_shape(
-        lambda: train.create_train_state(config, model, jax.random.key(0), mesh)
-    )
+    abstract = jax.eval_shape(train.make_init_fn(config, model), jax.random.key(0))
     abstract = jax.tree_util.tree_map(
         lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding.replicated(mesh)),
         abstract,

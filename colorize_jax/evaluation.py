@@ -42,7 +42,9 @@ def colorize_batch(
     """
     inputs, _ = colorspace.encode(images, space)
     predictions = network.apply_fn(network.variables, inputs, train=False)
-    rgb = colorspace.decode(inputs, predictions.astype(jnp.float32), space, truth_rgb=images / 255.0)
+    rgb = colorspace.decode(
+        inputs, predictions.astype(jnp.float32), space, truth_rgb=images / 255.0
+    )
     gray = colorspace.to_uint8(jnp.repeat((inputs + 1.0) / 2.0, 3, axis=-1))
     return gray, colorspace.to_uint8(rgb)
 

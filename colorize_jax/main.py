@@ -17,6 +17,9 @@ flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and evalua
 config_flags.DEFINE_config_file(
     "config", None, "Experiment config file, optionally with a preset: configs/unet_lab.py:cpu."
 )
+flags.DEFINE_integer(
+    "stop_after_steps", None, "Checkpoint and exit after this many steps (e.g. a job time limit)."
+)
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -29,7 +32,7 @@ def main(argv: list[str]) -> None:
         jax.process_count(),
         jax.local_devices(),
     )
-    train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+    train.train_and_evaluate(FLAGS.config, FLAGS.workdir, stop_after_steps=FLAGS.stop_after_steps)
 
 
 if __name__ == "__main__":

@@ -50,9 +50,7 @@ def psnr(pred: jax.Array, truth: jax.Array) -> jax.Array:
 
 def _box_mean(x: jax.Array, size: int) -> jax.Array:
     """Mean over every full `size` x `size` window of (B, H, W, C) ("valid" positions only)."""
-    total = jax.lax.reduce_window(
-        x, 0.0, jax.lax.add, (1, size, size, 1), (1, 1, 1, 1), "VALID"
-    )
+    total = jax.lax.reduce_window(x, 0.0, jax.lax.add, (1, size, size, 1), (1, 1, 1, 1), "VALID")
     return total / (size * size)
 
 
@@ -168,7 +166,7 @@ def auc_ab_from_lab(pred_lab: jax.Array, truth_lab: jax.Array) -> jax.Array:
     distance = jnp.linalg.norm(pred_lab[..., 1:] - truth_lab[..., 1:], axis=-1)
     num_thresholds = AUC_MAX_THRESHOLD + 1
     passed = jnp.clip(num_thresholds - jnp.ceil(distance), 0.0, num_thresholds)
-    return _per_image_mean(passed / num_thresholds)
+    return _per_image_mean(passed) / num_thresholds
 
 
 def auc_ab(pred: jax.Array, truth: jax.Array) -> jax.Array:

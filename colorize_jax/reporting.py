@@ -1,4 +1,4 @@
-"""Progress output: a console line per logging interval and TensorBoard event files.
+"""Progress output: a console line per logging interval, TensorBoard events, metrics.jsonl.
 
 Only the primary process (index 0) writes; the others get a Reporter that does nothing, so
 callers need no `if jax.process_index() == 0` of their own.
@@ -6,6 +6,8 @@ callers need no `if jax.process_index() == 0` of their own.
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections.abc import Mapping
 
@@ -28,14 +30,17 @@ def format_duration(seconds: float) -> str:
 class Reporter:
     """Writes scalars and images to TensorBoard and progress lines to the log."""
 
-    def __init__(self, logdir: str | None, *, total_steps: int, enabled: bool = True):
+    def __init__(self, workdir: str | None, *, total_steps: int, enabled: bool = True):
+        """Writes to `workdir/tensorboard/` and appends scalars to `workdir/metrics.jsonl`."""
         self._enabled = enabled
         self._total_steps = total_steps
         self._writer = None
-        if enabled and logdir is not None:
+        self._jsonl = None
+        if enabled and workdir is not None:
             from tensorboardX import SummaryWriter  # imported lazily: only process 0 needs it
 
-            self._writer = SummaryWriter(logdir=logdir, flush_secs=30)
+            self._writer = SummaryWriter(logdir=os.path.join(workdir, "tensorboard"), flush_secs=30)
+            self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")  # noqa: SIM115
         self._last_time: float | None = None
         self._last_step: int | None = None
 
@@ -71,11 +76,13 @@ class Reporter:
         return timing
 
     def scalars(self, step: int, values: Mapping[str, float], prefix: str = "") -> None:
-        """Writes scalars to TensorBoard under `prefix/name`."""
+        """Writes scalars to TensorBoard and metrics.jsonl as `prefix + name`."""
         if self._writer is None:
             return
-        for name, value in values.items():
-            self._writer.add_scalar(f"{prefix}{name}", float(value), step)
+        record = {f"{prefix}{name}": float(value) for name, value in values.items()}
+        for name, value in record.items():
+            self._writer.add_scalar(name, value, step)
+        self._jsonl.write(json.dumps({"step": int(step), **record}) + "\n")
 
     def image(self, step: int, name: str, image: np.ndarray) -> None:
         """Writes one HxWx3 uint8 image to TensorBoard."""
@@ -86,7 +93,9 @@ class Reporter:
     def flush(self) -> None:
         if self._writer is not None:
             self._writer.flush()
+            self._jsonl.flush()
 
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
+            self._jsonl.close()

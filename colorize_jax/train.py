@@ -7,10 +7,8 @@ the input pipeline, checkpoint restore and save, logging, evaluation.
 from __future__ import annotations
 
 import functools
-import json
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -60,21 +58,29 @@ def create_optimizer(
     return adamw
 
 
-def create_train_state(
-    config: ml_collections.ConfigDict, model, rng: jax.Array, mesh: jax.sharding.Mesh
-) -> TrainState:
-    """Initializes the generator and its optimizer, replicated over `mesh`."""
+def make_init_fn(config: ml_collections.ConfigDict, model) -> Callable[[jax.Array], TrainState]:
+    """The pure function rng -> initial TrainState (the generator and its optimizer)."""
     size = config.data.image_size
     tx = create_optimizer(config, create_learning_rate_fn(config))
 
-    def init(rng):
+    def init(rng: jax.Array) -> TrainState:
         dummy = jnp.zeros((1, size, size, 1), jnp.float32)
         variables = model.init({"params": rng, "dropout": rng}, dummy, train=False)
         return TrainState.create(
             generator=NetworkState.create(apply_fn=model.apply, variables=variables, tx=tx)
         )
 
-    return jax.jit(init, out_shardings=sharding.replicated(mesh))(rng)
+    return init
+
+
+def create_train_state(
+    config: ml_collections.ConfigDict, model, rng: jax.Array, mesh: jax.sharding.Mesh
+) -> TrainState:
+    """Initializes the train state, replicated over `mesh`."""
+    init = models.compile_init(
+        make_init_fn(config, model), rng, out_shardings=sharding.replicated(mesh)
+    )
+    return init(rng)
 
 
 def train_step(
@@ -111,7 +117,7 @@ def train_step(
     step_metrics = {
         "loss": total,
         **{f"loss_{name}": value for name, value in terms.items()},
-        "grad_norm": optax.global_norm(grads),
+        "grad_norm": optax.tree.norm(grads),
         "learning_rate": learning_rate_fn(state.step - 1),
         "num_skipped": jnp.sum(batch["num_skipped"]),
     }
@@ -124,14 +130,17 @@ def _save_config(config: ml_collections.ConfigDict, workdir: str) -> None:
         path.write_text(config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
+def train_and_evaluate(
+    config: ml_collections.ConfigDict, workdir: str, *, stop_after_steps: int | None = None
+) -> dict[str, float]:
     """Trains `config`'s model in `workdir`, resuming from its latest checkpoint if any.
 
-    Returns the final evaluation metrics (also written to `workdir/eval/metrics.json`).
+    `stop_after_steps` ends this invocation early (with a checkpoint) after that many steps, e.g.
+    to fit a job's time limit; the learning-rate schedule still follows `num_train_steps`.
+    Returns the last evaluation's metrics (also written to `workdir/eval/metrics.json`).
     """
     losses.validate(config.losses)
-    workdir_path = epath.Path(workdir)
-    workdir_path.mkdir(parents=True, exist_ok=True)
+    epath.Path(workdir).mkdir(parents=True, exist_ok=True)
     _save_config(config, workdir)
 
     mesh = sharding.create_mesh()
@@ -146,116 +155,116 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         jax.process_count(),
         sharding.global_batch_size(config.per_device_batch_size, mesh),
     )
-
+    process = {"process_index": jax.process_index(), "process_count": jax.process_count()}
     train_iter = data.create_train_iterator(
         config,
         batch_size=sharding.process_batch_size(config.per_device_batch_size, mesh),
-        process_index=jax.process_index(),
-        process_count=jax.process_count(),
-    )
-    eval_batch_size = sharding.process_batch_size(
-        config.get("eval_per_device_batch_size") or config.per_device_batch_size, mesh
+        **process,
     )
     eval_dataset = data.create_eval_dataset(
         config,
-        batch_size=eval_batch_size,
-        process_index=jax.process_index(),
-        process_count=jax.process_count(),
+        batch_size=sharding.process_batch_size(config.eval_per_device_batch_size, mesh),
+        **process,
     )
 
     manager = checkpointing.create_manager(workdir, best_metric=config.best_metric)
     start_step = manager.latest_step() or 0
     if start_step:
-        logging.info("resuming from checkpoint at step %d", start_step)
+        logging.info("resuming from the checkpoint at step %d in %s", start_step, workdir)
         state = checkpointing.restore(
             manager, start_step, checkpointing.abstract_like(state), train_iter
         )
+    end_step = config.num_train_steps
+    if stop_after_steps is not None:
+        end_step = min(end_step, start_step + stop_after_steps)
 
-    learning_rate_fn = create_learning_rate_fn(config)
     step_fn = jax.jit(
         functools.partial(
             train_step,
             space=space,
             loss_weights=dict(config.losses),
-            learning_rate_fn=learning_rate_fn,
+            learning_rate_fn=create_learning_rate_fn(config),
             seed=config.seed,
         ),
         in_shardings=(sharding.replicated(mesh), sharding.batch_sharded(mesh)),
         out_shardings=(sharding.replicated(mesh), sharding.replicated(mesh)),
         donate_argnums=0,
     )
-
     reporter = Reporter(
-        str(workdir_path / "tensorboard"),
+        workdir,
         total_steps=config.num_train_steps,
         enabled=jax.process_index() == 0,
     )
+    run_eval = functools.partial(
+        _evaluate_and_report, eval_dataset, mesh, config, workdir, reporter
+    )
     examples_per_step = sharding.global_batch_size(config.per_device_batch_size, mesh)
-    pending_metrics: list[dict[str, jax.Array]] = []
+    pending: list[dict[str, jax.Array]] = []
     results: dict[str, float] = {}
-    num_skipped = 0
-    if start_step >= config.num_train_steps:
-        logging.info("already trained for %d steps", start_step)
-    for step in range(start_step + 1, config.num_train_steps + 1):
-        batch = sharding.to_global_arrays(next(train_iter), mesh)
-        state, step_metrics = step_fn(state, batch)
-        pending_metrics.append(step_metrics)
-        if step == start_step + 1:
-            reporter.start(step)  # exclude compilation from the throughput figures
-        is_last = step == config.num_train_steps
-
-        if step % config.log_every_steps == 0 or is_last:
-            summary = _mean_metrics(pending_metrics)
-            pending_metrics = []
-            _check_finite(summary, step)
-            num_skipped += int(summary.pop("num_skipped") * config.log_every_steps)
-            shown = {k: v for k, v in summary.items() if k.startswith("loss")}
-            timing = reporter.progress(step, shown, examples_per_step=examples_per_step)
-            reporter.scalars(step, {**summary, **timing, "skipped_files": num_skipped}, "train/")
-
-        do_eval = step % config.eval_every_steps == 0 or is_last
-        if do_eval:
-            results, sheet = evaluation.evaluate(
-                state.generator,
-                eval_dataset,
-                mesh,
-                space=space,
-                num_sheet_images=config.num_sheet_images,
-            )
-            evaluation.write_results(workdir, results, sheet, step=step)
-            reporter.scalars(step, results, "eval/")
-            if sheet is not None:
-                reporter.image(step, "eval/gray_prediction_truth", sheet)
-            reporter.start(step)  # do not count evaluation time as training time
-        if do_eval or step % config.checkpoint_every_steps == 0:
-            checkpointing.save(
-                manager, step, state, train_iter, metrics=results if do_eval else None
-            )
-    manager.wait_until_finished()
-    manager.close()
+    skipped_files = 0
+    try:
+        for step in range(start_step + 1, end_step + 1):
+            batch = sharding.to_global_arrays(next(train_iter), mesh)
+            state, step_metrics = step_fn(state, batch)
+            pending.append(step_metrics)
+            if step == start_step + 1:
+                reporter.start(step)  # throughput figures exclude compilation
+            is_last = step == end_step
+            do_eval = step % config.eval_every_steps == 0 or step == config.num_train_steps
+            do_save = do_eval or is_last or step % config.checkpoint_every_steps == 0
+            if step % config.log_every_steps == 0 or do_save:
+                # Checked before every save, so a non-finite state never reaches a checkpoint.
+                summary, skipped = _summarize(pending, step)
+                skipped_files += skipped
+                pending = []
+                shown = {k: v for k, v in summary.items() if k.startswith("loss")}
+                timing = reporter.progress(step, shown, examples_per_step=examples_per_step)
+                reporter.scalars(
+                    step, {**summary, **timing, "skipped_files": skipped_files}, "train/"
+                )
+            if do_eval:
+                results = run_eval(state, step)
+                reporter.start(step)  # evaluation time is not training time
+            if do_save:
+                checkpointing.save(
+                    manager, step, state, train_iter, metrics=results if do_eval else None
+                )
+    finally:
+        manager.wait_until_finished()
+        manager.close()
+    if not results and end_step == config.num_train_steps:
+        results = run_eval(state, int(state.step))  # nothing left to train: evaluate what is here
     reporter.close()
-    if not results:  # resumed at the end: evaluate what is there
-        results, sheet = evaluation.evaluate(
-            state.generator, eval_dataset, mesh, space=space,
-            num_sheet_images=config.num_sheet_images,
-        )
-        evaluation.write_results(workdir, results, sheet, step=int(state.step))
     return results
 
 
-def _mean_metrics(pending: list[dict[str, jax.Array]]) -> dict[str, float]:
+def _evaluate_and_report(eval_dataset, mesh, config, workdir, reporter, state, step):
+    results, sheet = evaluation.evaluate(
+        state.generator,
+        eval_dataset,
+        mesh,
+        space=config.data.color_space,
+        num_sheet_images=config.num_sheet_images,
+    )
+    evaluation.write_results(workdir, results, sheet, step=step)
+    reporter.scalars(step, results, "eval/")
+    if sheet is not None:
+        reporter.image(step, "eval/gray_prediction_truth", sheet)
+    reporter.flush()
+    return results
+
+
+def _summarize(pending: list[dict[str, jax.Array]], step: int) -> tuple[dict[str, float], int]:
+    """Means of the pending step metrics (and the summed skipped-file count); checks finiteness."""
     fetched = jax.device_get(pending)
-    return {key: float(np.mean([m[key] for m in fetched])) for key in fetched[0]}
-
-
-def _check_finite(summary: Mapping[str, float], step: int) -> None:
+    skipped = int(sum(m["num_skipped"] for m in fetched))
+    summary = {
+        key: float(np.mean([m[key] for m in fetched])) for key in fetched[0] if key != "num_skipped"
+    }
     bad = [name for name in ("loss", "grad_norm") if not math.isfinite(summary[name])]
     if bad:
         raise FloatingPointError(
-            f"non-finite {' and '.join(bad)} at step {step}; no checkpoint was written for it. "
-            "Lower config.learning_rate or set config.grad_clip_norm."
+            f"non-finite {' and '.join(bad)} by step {step}; the last checkpoint is kept "
+            "unchanged. Lower config.learning_rate or set config.grad_clip_norm."
         )
-
-
-def save_json(path: epath.Path, payload: Mapping[str, Any]) -> None:
-    path.write_text(json.dumps(payload, indent=2) + "\n")
+    return summary, skipped

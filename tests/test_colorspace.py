@@ -129,8 +129,9 @@ def test_gradients_are_finite_at_black_and_gamut_corners():
     _assert_finite_gradient(colorspace.lab_to_rgb, color.rgb2lab(GAMUT_CORNERS))
     _assert_finite_gradient(colorspace.lab_to_rgb, np.zeros((2, 3)))
     _assert_finite_gradient(colorspace.lab_to_rgb, _out_of_gamut_lab_grid())
-    _assert_finite_gradient(lambda x: colorspace.decode(*colorspace.encode(x, "lab"), "lab"),
-                            GAMUT_CORNERS * 255)
+    _assert_finite_gradient(
+        lambda x: colorspace.decode(*colorspace.encode(x, "lab"), "lab"), GAMUT_CORNERS * 255
+    )
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,7 @@ def test_terms_match_hand_computation():
     target = jnp.array([[0.2, 0.5], [0.0, -0.5]])
     # errors: 0.2, 0, 1.0, 0.5
     np.testing.assert_allclose(losses.l1(pred, target), (0.2 + 0 + 1.0 + 0.5) / 4, rtol=1e-6)
-    np.testing.assert_allclose(
-        losses.mse(pred, target), (0.04 + 0 + 1.0 + 0.25) / 4, rtol=1e-6
-    )
+    np.testing.assert_allclose(losses.mse(pred, target), (0.04 + 0 + 1.0 + 0.25) / 4, rtol=1e-6)
     # huber with delta 0.1: 0.2 -> 0.005 + 0.01; 0 -> 0; 1.0 -> 0.005 + 0.09; 0.5 -> 0.005 + 0.04
     expected = (0.015 + 0 + 0.095 + 0.045) / 4
     np.testing.assert_allclose(losses.huber(pred, target), expected, rtol=1e-6)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import io
 import os
-import warnings
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -57,20 +56,19 @@ def open_rgb(
         return _to_rgb(data, name)
     try:
         source = io.BytesIO(data) if isinstance(data, bytes) else data
-        with warnings.catch_warnings():
-            # A large image is not an error here; a decompression bomb still raises.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(source) as image:
-                if min_size:
-                    image.draft(None, (min_size, min_size))
-                image.load()
-                ImageOps.exif_transpose(image, in_place=True)
-                return _to_rgb(image, name)
+        with Image.open(source) as image:
+            if min_size:
+                image.draft(None, (min_size, min_size))
+            image.load()
+            ImageOps.exif_transpose(image, in_place=True)
+            return _to_rgb(image, name)
     except ImageDecodeError:
         raise
-    except (OSError, SyntaxError, ValueError, TypeError, EOFError, Image.DecompressionBombError) as e:
-        # UnidentifiedImageError and truncated-file errors are OSErrors; broken headers of some
-        # formats raise SyntaxError/ValueError/EOFError; missing files are FileNotFoundError.
+    except Exception as e:
+        # Mostly OSError (unidentified, truncated or missing files), but corrupt headers of some
+        # formats raise SyntaxError, ValueError, EOFError or struct.error, and huge images
+        # DecompressionBombError: a bad file among millions must not stop a run, so anything
+        # raised while reading means "unreadable".
         raise ImageDecodeError(f"cannot decode image {name}: {e}") from e
 
 

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import flax.linen as nn
+import jax
+import jax.numpy as jnp
 
 from colorize_jax.models import unet
 
@@ -29,3 +31,25 @@ def create_model(model_config: Mapping[str, Any], num_outputs: int) -> nn.Module
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise ValueError(f"unknown model {name!r}{hint}; registered: {', '.join(sorted(MODELS))}")
     return MODELS[name](num_outputs=num_outputs, **kwargs)
+
+
+def init_variables(model: nn.Module, rng: jax.Array, input_shape: tuple[int, ...]) -> dict:
+    """Initializes `model` for NHWC inputs of `input_shape` (float32) and returns its variables."""
+    return compile_init(
+        lambda key: model.init(
+            {"params": key, "dropout": key}, jnp.zeros(input_shape, jnp.float32)
+        ),
+        rng,
+    )(rng)
+
+
+def compile_init(init_fn, *example_args, out_shardings=None):
+    """jit-compiles an initializer; on CPU with XLA's backend optimizations off.
+
+    Initializers run once but are full of random-number code that XLA's CPU backend spends many
+    seconds optimizing (10 s for a small U-Net); unoptimized, the same code compiles in a quarter
+    of the time and still runs in well under a second.
+    """
+    jitted = jax.jit(init_fn, out_shardings=out_shardings)
+    options = {"xla_backend_optimization_level": 0} if jax.default_backend() == "cpu" else None
+    return jitted.lower(*example_args).compile(compiler_options=options)

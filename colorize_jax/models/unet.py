@@ -31,9 +31,7 @@ class ConvBlock(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
         for _ in range(2):
-            x = nn.Conv(
-                self.features, (3, 3), use_bias=self.norm is None, dtype=self.dtype
-            )(x)
+            x = nn.Conv(self.features, (3, 3), use_bias=self.norm is None, dtype=self.dtype)(x)
             if self.norm is not None:
                 x = self.norm()(x)
             x = nn.relu(x)

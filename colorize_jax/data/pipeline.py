@@ -1,0 +1,253 @@
+"""grain input pipelines: an infinite, checkpointable training stream and a padded eval pass.
+
+Batches are dicts of numpy arrays, per process:
+  "image"        uint8 (b, image_size, image_size, 3) RGB;
+  "mask"         bool (b,), False only for padding in evaluation;
+  "num_skipped"  int32 (b,), unreadable files skipped right before each example (training) or
+                 replaced by that masked example (evaluation); the sum over batches is the exact
+                 number of skipped files.
+
+Config fields read (``config.data.*`` unless noted; defaults apply to absent fields):
+  source                 required: "tfds:NAME[/CONFIG]", "folder:PATH" or "demo" (see sources).
+  image_size             required: side of the square crops.
+  train_split            "train".
+  eval_split             "validation".
+  tfds_data_dir          None: TFDS's default ($TFDS_DATA_DIR or ~/tensorflow_datasets).
+  val_fraction           0.05: held-out share of a folder source without split subfolders.
+  min_crop_scale         0.35: smallest share of the image area a training crop covers.
+  flip                   True: random horizontal flips in training.
+  num_workers            0: grain worker processes for training (0: threads of this process).
+  prefetch_buffer_size   2: batches each training worker prepares ahead.
+  num_threads            4: decoding threads per process (each worker has its own).
+  shuffle_seed           None: seed of data order and augmentation; None uses ``config.seed``.
+  ``config.seed``        0.
+  ``config.per_device_batch_size``  used when `create_train_iterator` gets no batch_size.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import grain
+import numpy as np
+from absl import flags
+
+from colorize_jax.data import sources, transforms, unreadable
+from colorize_jax.data.decode import ImageDecodeError, open_rgb
+from colorize_jax.data.shuffle import EpochShuffleMapDataset
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSettings:
+    """The data fields of a config, with defaults (see the module docstring)."""
+
+    source: str
+    image_size: int
+    train_split: str = "train"
+    eval_split: str = "validation"
+    tfds_data_dir: str | None = None
+    val_fraction: float = 0.05
+    min_crop_scale: float = 0.35
+    flip: bool = True
+    num_workers: int = 0
+    prefetch_buffer_size: int = 2
+    num_threads: int = 4
+    seed: int = 0
+
+    @classmethod
+    def from_config(cls, config: Any) -> DataSettings:
+        data = config.data
+        values = {}
+        for field in dataclasses.fields(cls):
+            if field.name != "seed" and data.get(field.name) is not None:
+                values[field.name] = data.get(field.name)
+        missing = [name for name in ("source", "image_size") if name not in values]
+        if missing:
+            raise ValueError(f"config.data needs {', '.join(missing)}")
+        shuffle_seed = data.get("shuffle_seed")
+        values["seed"] = shuffle_seed if shuffle_seed is not None else config.get("seed", 0)
+        return cls(**values)
+
+    def open(self, split: str) -> sources.FileSource | sources.MemorySource | sources.TfdsSource:
+        return sources.open_source(
+            self.source, split, tfds_data_dir=self.tfds_data_dir, val_fraction=self.val_fraction
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainExample(grain.transforms.RandomMap):
+    """Record -> {"image": random crop}, or an unreadable marker when decoding fails."""
+
+    image_size: int
+    min_scale: float
+    flip: bool
+
+    def random_map(self, record: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+        min_size = transforms.train_decode_size(self.image_size, self.min_scale)
+        try:
+            image = open_rgb(record["image"], name=record["name"], min_size=min_size)
+        except ImageDecodeError as error:
+            unreadable.warn_unreadable(record["name"], error)
+            return unreadable.unreadable_marker(record["name"])
+        pixels = transforms.random_resized_crop(
+            image, self.image_size, rng, min_scale=self.min_scale, flip=self.flip
+        )
+        return {"image": pixels}
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalExample(grain.transforms.Map):
+    """Position in this process's share -> centre-cropped example, padding or a masked stand-in.
+
+    Position k holds example ``first + k * stride`` of the source; positions past its end are
+    padding (zero image, mask False); an unreadable file becomes a masked example with
+    num_skipped 1.
+    """
+
+    source: Any
+    image_size: int
+    first: int
+    stride: int
+
+    def map(self, position: int) -> dict[str, Any]:
+        index = self.first + int(position) * self.stride
+        if index >= len(self.source):
+            return self._masked(num_skipped=0)
+        record = self.source[index]
+        try:
+            image = open_rgb(record["image"], name=record["name"], min_size=self.image_size)
+        except ImageDecodeError as error:
+            unreadable.warn_unreadable(record["name"], error)
+            return self._masked(num_skipped=1)
+        pixels = transforms.centre_crop(image, self.image_size)
+        return {"image": pixels, "mask": np.bool_(True), "num_skipped": np.int32(0)}
+
+    def _masked(self, num_skipped: int) -> dict[str, Any]:
+        shape = (self.image_size, self.image_size, 3)
+        return {
+            "image": np.zeros(shape, np.uint8),
+            "mask": np.bool_(False),
+            "num_skipped": np.int32(num_skipped),
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalDataset:
+    """One process's evaluation batches; iterate it any number of times for identical passes.
+
+    Every pass yields `num_batches` batches (the same number on every process) covering this
+    process's share of the split once, in a fixed order; shares of different processes are
+    disjoint and together hold all `num_examples` examples of the split.
+    """
+
+    dataset: grain.IterDataset
+    num_examples: int
+    num_batches: int
+    batch_size: int
+
+    def __iter__(self):
+        return iter(self.dataset)
+
+    def __len__(self) -> int:
+        return self.num_batches
+
+
+def create_train_iterator(
+    config: Any,
+    *,
+    batch_size: int | None = None,
+    process_index: int = 0,
+    process_count: int = 1,
+) -> grain.DatasetIterator:
+    """Infinite iterator of training batches for one process (see the module docstring).
+
+    Each process reads a disjoint share of the training split (every process_count-th image),
+    reshuffled every epoch; augmentation is seeded per example. The stream is deterministic for
+    a given seed, process and `num_workers` (each worker batches its own share, so changing
+    `num_workers` changes the batches, and a saved state only fits the same `num_workers`).
+    The iterator's `get_state()`/`set_state()` save and restore the position in the stream.
+
+    Args:
+      config: the experiment config (fields in the module docstring).
+      batch_size: examples per batch in this process; default
+        ``config.per_device_batch_size * jax.local_device_count()``.
+      process_index: this process's index among `process_count`.
+      process_count: number of processes reading data.
+    """
+    settings = DataSettings.from_config(config)
+    _check_process(process_index, process_count)
+    if batch_size is None:
+        import jax  # Only here: worker processes need not import jax.
+
+        batch_size = config.per_device_batch_size * jax.local_device_count()
+    source = settings.open(settings.train_split)
+    if len(source) < process_count:
+        raise sources.DataSourceError(
+            f"{source!r} has fewer images than the {process_count} processes reading it"
+        )
+    seed = process_seed(settings.seed, process_index)
+    dataset = grain.MapDataset.source(source)[process_index::process_count]
+    dataset = EpochShuffleMapDataset(dataset, seed=seed).repeat()
+    dataset = dataset.random_map(
+        TrainExample(settings.image_size, settings.min_crop_scale, settings.flip), seed=seed
+    )
+    dataset = dataset.to_iter_dataset(_read_options(settings, batch_size))
+    dataset = unreadable.SkipUnreadableIterDataset(dataset)
+    dataset = dataset.batch(batch_size, drop_remainder=True)
+    if settings.num_workers > 0:
+        # grain's worker processes read absl flags; outside `absl.app.run` (tests, notebooks)
+        # nothing has parsed them yet, so take the defaults.
+        if not flags.FLAGS.is_parsed():
+            flags.FLAGS.mark_as_parsed()
+        dataset = dataset.mp_prefetch(
+            grain.MultiprocessingOptions(
+                num_workers=settings.num_workers,
+                per_worker_buffer_size=settings.prefetch_buffer_size,
+            )
+        )
+    return iter(dataset)
+
+
+def create_eval_dataset(
+    config: Any,
+    *,
+    batch_size: int,
+    process_index: int = 0,
+    process_count: int = 1,
+) -> EvalDataset:
+    """The evaluation split as fixed, padded batches for one process (see `EvalDataset`).
+
+    Process p takes examples p, p + P, p + 2P, ... (P = process_count), then padding up to
+    `num_batches * batch_size`, where num_batches = ceil(ceil(num_examples / P) / batch_size)
+    is computed from the global count, so that all processes run the same number of steps.
+    Decoding uses threads of this process (`num_threads`), not worker processes.
+    """
+    settings = DataSettings.from_config(config)
+    _check_process(process_index, process_count)
+    source = settings.open(settings.eval_split)
+    num_examples = len(source)
+    num_batches = math.ceil(math.ceil(num_examples / process_count) / batch_size)
+    dataset = grain.MapDataset.range(num_batches * batch_size).map(
+        EvalExample(source, settings.image_size, process_index, process_count)
+    )
+    dataset = dataset.to_iter_dataset(_read_options(settings, batch_size))
+    dataset = dataset.batch(batch_size, drop_remainder=True)
+    return EvalDataset(dataset, num_examples, num_batches, batch_size)
+
+
+def process_seed(seed: int, process_index: int) -> int:
+    """The seed of one process's training stream (order and augmentation), in [0, 2**32)."""
+    return int(np.random.SeedSequence([seed, process_index]).generate_state(1)[0])
+
+
+def _read_options(settings: DataSettings, batch_size: int) -> grain.ReadOptions:
+    # Enough decoded examples in flight to keep every thread busy and fill the next batch.
+    buffer_size = max(2 * settings.num_threads, min(batch_size, 256))
+    return grain.ReadOptions(num_threads=settings.num_threads, prefetch_buffer_size=buffer_size)
+
+
+def _check_process(process_index: int, process_count: int) -> None:
+    if not 0 <= process_index < process_count:
+        raise ValueError(f"process_index {process_index} is not in [0, {process_count})")

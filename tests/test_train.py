@@ -1,0 +1,95 @@
+"""End-to-end training tests: multi-device agreement, exact resume, outputs written."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from colorize_jax import evaluate, sharding, train
+from tests.tiny_training import read_jsonl, tiny_config
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _train_in_subprocess(workdir, *, devices: int, per_device_batch: int) -> dict:
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+    env["PYTHONPATH"] = REPO
+    subprocess.run(
+        [sys.executable, "tests/tiny_training.py", str(workdir), str(per_device_batch)],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    rows = read_jsonl(workdir / "metrics.jsonl")
+    return {row["step"]: row for row in rows if "train/loss" in row}
+
+
+def test_one_and_eight_devices_agree_at_the_same_global_batch(tmp_path):
+    one = _train_in_subprocess(tmp_path / "one", devices=1, per_device_batch=8)
+    eight = _train_in_subprocess(tmp_path / "eight", devices=8, per_device_batch=1)
+    losses_one = [one[step]["train/loss"] for step in (1, 2, 3, 4)]
+    losses_eight = [eight[step]["train/loss"] for step in (1, 2, 3, 4)]
+    np.testing.assert_allclose(losses_one, losses_eight, rtol=2e-4)
+    assert losses_one[0] != losses_one[-1]  # the model actually trained
+    metrics_one = json.loads((tmp_path / "one/eval/metrics.json").read_text())
+    metrics_eight = json.loads((tmp_path / "eight/eval/metrics.json").read_text())
+    assert metrics_one["num_images"] == metrics_eight["num_images"]
+    np.testing.assert_allclose(metrics_one["psnr"], metrics_eight["psnr"], rtol=1e-3)
+
+
+def _final_params(workdir, config):
+    mesh = sharding.create_mesh()
+    state, step = evaluate.restore_generator(config, str(workdir), mesh, step=None)
+    return jax.device_get(state.generator.params), step
+
+
+def test_stopped_and_resumed_run_equals_uninterrupted(tmp_path):
+    config = tiny_config()
+    train.train_and_evaluate(config, str(tmp_path / "straight"))
+    train.train_and_evaluate(config, str(tmp_path / "resumed"), stop_after_steps=2)
+    assert not (tmp_path / "resumed/eval/metrics.json").exists()  # stopped before any eval
+    train.train_and_evaluate(config, str(tmp_path / "resumed"))
+
+    straight, step_a = _final_params(tmp_path / "straight", config)
+    resumed, step_b = _final_params(tmp_path / "resumed", config)
+    assert step_a == step_b == config.num_train_steps
+    jax.tree_util.tree_map(np.testing.assert_array_equal, straight, resumed)
+    log = read_jsonl(tmp_path / "resumed/metrics.jsonl")
+    assert [row["step"] for row in log if "train/loss" in row] == [1, 2, 3, 4]
+
+
+def test_training_writes_metrics_sheet_tensorboard_and_checkpoints(tmp_path):
+    config = tiny_config()
+    results = train.train_and_evaluate(config, str(tmp_path))
+    metrics = json.loads((tmp_path / "eval/metrics.json").read_text())
+    expected = {
+        "psnr", "ssim", "deltae2000", "colorfulness", "colorfulness_gt",
+        "delta_colorfulness", "auc_ab", "num_images", "step",
+    }  # fmt: skip
+    assert expected <= set(metrics)
+    assert metrics["step"] == config.num_train_steps
+    assert metrics["psnr"] == pytest.approx(results["psnr"])
+    assert 5 < metrics["psnr"] < 60 and 0 < metrics["auc_ab"] <= 1
+    assert (tmp_path / "eval/sheet.png").stat().st_size > 0
+    assert any(name.startswith("events") for name in os.listdir(tmp_path / "tensorboard"))
+    assert json.loads((tmp_path / "config.json").read_text())["model"]["depth"] == 2
+    # A second invocation finds the run complete and re-evaluates without training.
+    again = train.train_and_evaluate(config, str(tmp_path))
+    assert again["psnr"] == pytest.approx(results["psnr"], rel=1e-5)
+
+
+def test_non_finite_loss_stops_before_checkpointing(tmp_path):
+    config = tiny_config(learning_rate=1e30, grad_clip_norm=0.0)
+    with pytest.raises(FloatingPointError, match="non-finite .* step"):
+        train.train_and_evaluate(config, str(tmp_path))
+    checkpoints = tmp_path / "checkpoints"
+    assert not checkpoints.exists() or not [p for p in checkpoints.iterdir() if p.name.isdigit()]

@@ -17,7 +17,16 @@ from absl import app, flags, logging
 from etils import epath
 from ml_collections import config_flags
 
-from colorize_jax import checkpointing, colorspace, data, evaluation, models, sharding, train
+from colorize_jax import (
+    checkpointing,
+    colorspace,
+    data,
+    evaluation,
+    models,
+    reporting,
+    sharding,
+    train,
+)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training directory holding checkpoints/ and config.json.")
@@ -67,6 +76,7 @@ def restore_generator(config, workdir: str, mesh, *, step: int | None, which: st
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    reporting.quiet_library_logs()
     config = load_config(FLAGS.workdir, FLAGS.config)
     mesh = sharding.create_mesh()
     state, step = restore_generator(

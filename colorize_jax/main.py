@@ -10,7 +10,7 @@ import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from colorize_jax import train
+from colorize_jax import reporting, train
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and evaluation output.")
@@ -26,6 +26,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    reporting.quiet_library_logs()
     logging.info(
         "JAX process %d/%d, local devices: %s",
         jax.process_index(),

@@ -7,12 +7,26 @@ callers need no `if jax.process_index() == 0` of their own.
 from __future__ import annotations
 
 import json
+import logging as pylogging
 import os
 import time
 from collections.abc import Mapping
 
 import numpy as np
 from absl import logging
+
+_CHATTY_LIBRARIES = ("/orbax/", "/grain/", "/jax/_src/xla_bridge.py", "/tensorstore/")
+
+
+def _is_own_or_important(record: pylogging.LogRecord) -> bool:
+    if record.levelno >= pylogging.WARNING:
+        return True
+    return not any(part in record.pathname for part in _CHATTY_LIBRARIES)
+
+
+def quiet_library_logs() -> None:
+    """Drops the INFO chatter of orbax, grain and JAX's backend probing from the absl log."""
+    logging.get_absl_handler().addFilter(_is_own_or_important)
 
 
 def format_duration(seconds: float) -> str:

@@ -232,6 +232,8 @@ def train_and_evaluate(
     finally:
         manager.wait_until_finished()
         manager.close()
+        if hasattr(train_iter, "close"):
+            train_iter.close()  # stops grain's worker processes
     if not results and end_step == config.num_train_steps:
         results = run_eval(state, int(state.step))  # nothing left to train: evaluate what is here
     reporter.close()

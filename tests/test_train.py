@@ -87,9 +87,15 @@ def test_training_writes_metrics_sheet_tensorboard_and_checkpoints(tmp_path):
     assert again["psnr"] == pytest.approx(results["psnr"], rel=1e-5)
 
 
-def test_non_finite_loss_stops_before_checkpointing(tmp_path):
-    config = tiny_config(learning_rate=1e30, grad_clip_norm=0.0)
-    with pytest.raises(FloatingPointError, match="non-finite .* step"):
+def test_non_finite_loss_stops_and_no_checkpoint_holds_it(tmp_path):
+    config = tiny_config(learning_rate=1e30, warmup_steps=0, grad_clip_norm=0.0)
+    config.checkpoint_every_steps = 1
+    with pytest.raises(FloatingPointError, match=r"non-finite .* by step \d"):
         train.train_and_evaluate(config, str(tmp_path))
-    checkpoints = tmp_path / "checkpoints"
-    assert not checkpoints.exists() or not [p for p in checkpoints.iterdir() if p.name.isdigit()]
+    mesh = sharding.create_mesh()
+    steps = [int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit()]
+    assert max(steps, default=0) < config.num_train_steps
+    for step in steps:
+        state, _ = evaluate.restore_generator(config, str(tmp_path), mesh, step=step)
+        for leaf in jax.tree_util.tree_leaves(jax.device_get(state.generator.params)):
+            assert np.all(np.isfinite(leaf)), f"checkpoint {step} holds non-finite parameters"

@@ -2,23 +2,31 @@
 
 Adding a model: write one module defining a Flax Linen class whose constructor takes
 `num_outputs` plus its own hyper-parameters and whose `__call__(x, *, train)` maps an NHWC
-lightness batch to NHWC predictions; then add one line to `MODELS`.
+lightness batch to NHWC predictions; then add one line to `MODELS`. A model that can start from
+pretrained weights also gets a line in `PRETRAINED_LOADERS`, read when its `init_from` is set.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from colorize_jax.models import unet
+from colorize_jax.models import encoder_decoder, resnet_unet, torchvision_weights, unet
 
 MODELS: dict[str, type[nn.Module]] = {
     "unet": unet.UNet,
+    "encoder_decoder": encoder_decoder.EncoderDecoder,
+    "resnet_unet": resnet_unet.ResNetUNet,
+}
+
+# Model name -> pure function (variables, path) -> variables with pretrained weights loaded.
+PRETRAINED_LOADERS: dict[str, Callable[[dict, str], dict]] = {
+    "resnet_unet": torchvision_weights.load_pretrained,
 }
 
 
@@ -31,6 +39,22 @@ def create_model(model_config: Mapping[str, Any], num_outputs: int) -> nn.Module
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise ValueError(f"unknown model {name!r}{hint}; registered: {', '.join(sorted(MODELS))}")
     return MODELS[name](num_outputs=num_outputs, **kwargs)
+
+
+def load_pretrained_if_configured(model_config: Mapping[str, Any], variables: dict) -> dict:
+    """`variables` with the weights of `model_config["init_from"]` loaded, if that is set.
+
+    Returns `variables` unchanged when the config has no (or an empty) `init_from`. Pure, so it
+    can run on initialized variables or inside a jitted initializer (where the weights become
+    constants of the compiled function).
+    """
+    path = model_config.get("init_from") or ""
+    if not path:
+        return variables
+    name = model_config["name"]
+    if name not in PRETRAINED_LOADERS:
+        raise ValueError(f"model {name!r} cannot load pretrained weights (init_from={path!r})")
+    return PRETRAINED_LOADERS[name](variables, path)
 
 
 def init_variables(model: nn.Module, rng: jax.Array, input_shape: tuple[int, ...]) -> dict:

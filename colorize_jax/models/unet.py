@@ -3,8 +3,9 @@
 The network maps a one-channel lightness image to `num_outputs` colour channels. Every block is
 [conv3x3 - norm - ReLU] x 2; between levels the resolution halves (max-pool or strided conv) on
 the way down and doubles (transposed conv or bilinear resize + conv) on the way up, each decoder
-level concatenating the encoder feature map of the same resolution. Inputs of any size work: they
-are edge-padded to a multiple of the network's stride and the output is cropped back.
+level concatenating the encoder feature map of the same resolution. Optionally, pre-LN transformer
+blocks (self-attention over the bottleneck's pixels) follow the bottleneck block. Inputs of any size
+work: they are edge-padded to a multiple of the network's stride and the output is cropped back.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from colorize_jax.models import layers
+from colorize_jax.models import attention, layers
 
 
 class ConvBlock(nn.Module):
@@ -53,6 +54,9 @@ class UNet(nn.Module):
       down: "maxpool" or "strided" (a stride-2 3x3 conv).
       up: "transpose" (2x2 stride-2 transposed conv) or "bilinear" (resize, then 3x3 conv).
       dropout_rate: dropout after the bottleneck and decoder blocks (training only).
+      bottleneck_attention_blocks: pre-LN transformer blocks after the bottleneck block (0: none).
+      attention_heads: heads of their self-attention; must divide the bottleneck's width.
+      position_embedding: "sincos" or "learned" position embedding of the attention tokens.
       output_activation: "tanh" (targets scaled to [-1, 1]) or "linear" (logits).
       dtype: computation dtype (e.g. "bfloat16"); parameters stay float32.
     """
@@ -65,6 +69,9 @@ class UNet(nn.Module):
     down: str = "maxpool"
     up: str = "transpose"
     dropout_rate: float = 0.0
+    bottleneck_attention_blocks: int = 0
+    attention_heads: int = 4
+    position_embedding: str = "sincos"
     output_activation: str = "tanh"
     dtype: Any = "float32"
 
@@ -90,6 +97,13 @@ class UNet(nn.Module):
             skips.append(x)
             x = layers.downsample(x, self.down, self._width(level), dtype)
         x = block(self._width(self.depth), dropout_rate=self.dropout_rate)(x, train=train)
+        if self.bottleneck_attention_blocks > 0:
+            x = attention.BottleneckTransformer(
+                self.bottleneck_attention_blocks,
+                num_heads=self.attention_heads,
+                position_embedding=self.position_embedding,
+                dtype=dtype,
+            )(x)
         for level in reversed(range(self.depth)):
             x = layers.upsample(x, self.up, self._width(level), dtype)
             x = jnp.concatenate([x, skips[level]], axis=-1)

@@ -30,6 +30,8 @@ METRIC_KEYS = (
     "colorfulness_gt",
     "delta_colorfulness",
     "auc_ab",
+    "acc_de2.3",
+    "acc_de10",
 )
 
 

@@ -176,13 +176,18 @@ def auc_ab(pred: jax.Array, truth: jax.Array) -> jax.Array:
 
 def acc_deltae76(pred: jax.Array, truth: jax.Array, threshold: float) -> jax.Array:
     """Share of pixels whose CIE76 difference (Euclidean in CIELAB) is < `threshold`."""
-    distance = jnp.linalg.norm(_to_lab(pred) - _to_lab(truth), axis=-1)
+    return _acc_deltae76_from_lab(_to_lab(pred), _to_lab(truth), threshold)
+
+
+def _acc_deltae76_from_lab(pred_lab: jax.Array, truth_lab: jax.Array, threshold: float):
+    distance = jnp.linalg.norm(pred_lab - truth_lab, axis=-1)
     return _per_image_mean((distance < threshold).astype(jnp.float32))
 
 
 def image_metrics(pred: jax.Array, truth: jax.Array) -> dict[str, jax.Array]:
     """All per-image metrics, each of shape (B,): psnr, ssim, deltae2000, colorfulness (of the
-    prediction), colorfulness_gt, delta_colorfulness (absolute difference) and auc_ab."""
+    prediction), colorfulness_gt, delta_colorfulness (absolute difference), auc_ab, and the
+    shares of pixels with CIE76 difference under 2.3 and 10 (acc_de2.3, acc_de10)."""
     pred_lab, truth_lab = _to_lab(pred), _to_lab(truth)
     pred_colorfulness, truth_colorfulness = colorfulness(pred), colorfulness(truth)
     return {
@@ -193,4 +198,6 @@ def image_metrics(pred: jax.Array, truth: jax.Array) -> dict[str, jax.Array]:
         "colorfulness_gt": truth_colorfulness,
         "delta_colorfulness": jnp.abs(pred_colorfulness - truth_colorfulness),
         "auc_ab": auc_ab_from_lab(pred_lab, truth_lab),
+        "acc_de2.3": _acc_deltae76_from_lab(pred_lab, truth_lab, 2.3),
+        "acc_de10": _acc_deltae76_from_lab(pred_lab, truth_lab, 10.0),
     }

@@ -31,6 +31,8 @@ def base_config() -> ml_collections.ConfigDict:
     config.data.color_space = "lab"  # Target space: "lab" (L -> ab), "rgb", "yuv".
     config.data.min_crop_scale = 0.35  # Random resized crop: smallest share of the image area.
     config.data.flip = True  # Random horizontal flips in training.
+    config.data.max_rotation = 0.0  # Random rotation in training, +- degrees (0: off).
+    config.data.input_noise_std = 0.0  # Gaussian noise on the training input, [-1, 1] scale.
     config.data.num_workers = 8  # grain worker processes (0: decode in the main process).
     config.data.prefetch_buffer_size = 4  # Batches each worker prepares ahead.
 

@@ -80,7 +80,17 @@ def create_train_state(
     init = models.compile_init(
         make_init_fn(config, model), rng, out_shardings=sharding.replicated(mesh)
     )
-    return init(rng)
+    state = init(rng)
+    if config.model.get("init_from"):
+        # Pretrained weights replace the random ones; the optimizer state (zeros) is unaffected.
+        generator = state.generator
+        variables = models.load_pretrained_if_configured(config.model, generator.variables)
+        variables = jax.device_put(variables, sharding.replicated(mesh))
+        generator = generator.replace(
+            params=variables["params"], batch_stats=variables.get("batch_stats", {})
+        )
+        state = state.replace_network("generator", generator)
+    return state
 
 
 def train_step(
@@ -91,11 +101,19 @@ def train_step(
     loss_weights: Mapping[str, float],
     learning_rate_fn: optax.Schedule,
     seed: int,
+    input_noise_std: float = 0.0,
 ) -> tuple[TrainState, dict[str, jax.Array]]:
-    """One optimizer step of the generator on the weighted sum of the configured loss terms."""
+    """One optimizer step of the generator on the weighted sum of the configured loss terms.
+
+    `input_noise_std` > 0 adds Gaussian noise of that standard deviation (in the [-1, 1] input
+    scale) to the model's input, an augmentation; the targets stay clean.
+    """
     generator = state.generator
     inputs, targets = colorspace.encode(batch["image"], space)
-    dropout_rng = jax.random.fold_in(jax.random.key(seed), state.step)
+    step_rng = jax.random.fold_in(jax.random.key(seed), state.step)
+    dropout_rng, noise_rng = jax.random.split(step_rng)
+    if input_noise_std > 0:
+        inputs = inputs + input_noise_std * jax.random.normal(noise_rng, inputs.shape)
 
     def loss_fn(params):
         variables = {**generator.variables, "params": params}
@@ -185,6 +203,7 @@ def train_and_evaluate(
             loss_weights=dict(config.losses),
             learning_rate_fn=create_learning_rate_fn(config),
             seed=config.seed,
+            input_noise_std=config.data.get("input_noise_std", 0.0),
         ),
         in_shardings=(sharding.replicated(mesh), sharding.batch_sharded(mesh)),
         out_shardings=(sharding.replicated(mesh), sharding.replicated(mesh)),

@@ -113,3 +113,38 @@ def test_train_decode_size_keeps_every_crop_at_full_resolution():
                 width, height, rng, min_scale=min_scale
             )
             assert min(right - left, bottom - top) >= size - 1e-6
+
+
+def test_rotated_crop_has_no_empty_corners_and_is_seeded():
+    from PIL import Image
+
+    from colorize_jax.data import transforms
+
+    image = Image.fromarray(np.full((120, 160, 3), 200, np.uint8))
+    crops = []
+    for _ in range(2):
+        rng = np.random.default_rng(7)
+        crops.append(
+            transforms.random_resized_crop(
+                image, 48, rng, min_scale=0.5, flip=True, max_rotation=15.0
+            )
+        )
+    np.testing.assert_array_equal(crops[0], crops[1])
+    assert crops[0].shape == (48, 48, 3)
+    # A uniform image stays uniform: a rotation that left black corners would show them.
+    assert crops[0].min() >= 195
+
+
+def test_rotated_crop_turns_the_content():
+    from PIL import Image
+
+    from colorize_jax.data import transforms
+
+    stripes = np.zeros((64, 64, 3), np.uint8)
+    stripes[:, ::8] = 255  # vertical lines
+    image = Image.fromarray(stripes)
+    straight = transforms.rotated_crop(image, (0, 0, 64, 64), 32, 0.0)
+    turned = transforms.rotated_crop(image, (0, 0, 64, 64), 32, 30.0)
+    # Vertical lines: every row of the straight crop is the same; after turning, rows differ.
+    assert np.abs(np.diff(straight.astype(int), axis=0)).max() == 0
+    assert np.abs(np.diff(turned.astype(int), axis=0)).mean() > 10

@@ -246,6 +246,8 @@ def test_image_metrics_agree_with_individual_metrics(pair):
         "colorfulness_gt",
         "delta_colorfulness",
         "auc_ab",
+        "acc_de2.3",
+        "acc_de10",
     }
     for value in result.values():
         assert value.shape == (len(pred),) and value.dtype == jnp.float32
@@ -257,6 +259,8 @@ def test_image_metrics_agree_with_individual_metrics(pair):
         "colorfulness": colorfulness(pred),
         "colorfulness_gt": colorfulness(truth),
         "auc_ab": auc_ab(pred, truth),
+        "acc_de2.3": acc_deltae76(pred, truth, 2.3),
+        "acc_de10": acc_deltae76(pred, truth, 10.0),
     }
     for key, value in individual.items():
         np.testing.assert_allclose(result[key], value, rtol=1e-5, atol=1e-5, err_msg=key)

@@ -16,6 +16,7 @@ Config fields read (``config.data.*`` unless noted; defaults apply to absent fie
   val_fraction           0.05: held-out share of a folder source without split subfolders.
   min_crop_scale         0.35: smallest share of the image area a training crop covers.
   flip                   True: random horizontal flips in training.
+  max_rotation           0.0: random rotation in training, uniform in +- degrees (0: off).
   num_workers            0: grain worker processes for training (0: threads of this process).
   prefetch_buffer_size   2: batches each training worker prepares ahead.
   num_threads            4: decoding threads per process (each worker has its own).
@@ -51,6 +52,7 @@ class DataSettings:
     val_fraction: float = 0.05
     min_crop_scale: float = 0.35
     flip: bool = True
+    max_rotation: float = 0.0
     num_workers: int = 0
     prefetch_buffer_size: int = 2
     num_threads: int = 4
@@ -83,6 +85,7 @@ class TrainExample(grain.transforms.RandomMap):
     image_size: int
     min_scale: float
     flip: bool
+    max_rotation: float = 0.0
 
     def random_map(self, record: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
         min_size = transforms.train_decode_size(self.image_size, self.min_scale)
@@ -92,7 +95,12 @@ class TrainExample(grain.transforms.RandomMap):
             unreadable.warn_unreadable(record["name"], error)
             return unreadable.unreadable_marker(record["name"])
         pixels = transforms.random_resized_crop(
-            image, self.image_size, rng, min_scale=self.min_scale, flip=self.flip
+            image,
+            self.image_size,
+            rng,
+            min_scale=self.min_scale,
+            flip=self.flip,
+            max_rotation=self.max_rotation,
         )
         return {"image": pixels}
 
@@ -191,7 +199,10 @@ def create_train_iterator(
     dataset = grain.MapDataset.source(source)[process_index::process_count]
     dataset = EpochShuffleMapDataset(dataset, seed=seed).repeat()
     dataset = dataset.random_map(
-        TrainExample(settings.image_size, settings.min_crop_scale, settings.flip), seed=seed
+        TrainExample(
+            settings.image_size, settings.min_crop_scale, settings.flip, settings.max_rotation
+        ),
+        seed=seed,
     )
     dataset = dataset.to_iter_dataset(_read_options(settings, batch_size))
     dataset = unreadable.SkipUnreadableIterDataset(dataset)

@@ -77,13 +77,32 @@ def random_resized_crop(
     *,
     min_scale: float,
     flip: bool,
+    max_rotation: float = 0.0,
 ) -> np.ndarray:
-    """Training augmentation: random resized crop to size x size, then maybe a mirror flip."""
+    """Training augmentation: random resized crop to size x size, maybe a small rotation
+    (uniform in +-`max_rotation` degrees) and a mirror flip."""
     box = random_crop_box(image.width, image.height, rng, min_scale=min_scale)
-    pixels = resize_box(image, box, size)
+    if max_rotation > 0:
+        pixels = rotated_crop(image, box, size, rng.uniform(-max_rotation, max_rotation))
+    else:
+        pixels = resize_box(image, box, size)
     if flip and rng.random() < 0.5:
         pixels = np.ascontiguousarray(pixels[:, ::-1])
     return pixels
+
+
+def rotated_crop(image: Image.Image, box: Box, size: int, degrees: float) -> np.ndarray:
+    """The `box` region resized, rotated by `degrees` and cropped to its inscribed square.
+
+    The crop is first resized to size * (|cos| + |sin|), so that after the rotation the centred
+    size x size square lies wholly inside the rotated content (no empty corners).
+    """
+    theta = math.radians(degrees)
+    enlarged = math.ceil(size * (abs(math.cos(theta)) + abs(math.sin(theta))))
+    patch = image.resize((enlarged, enlarged), RESAMPLING, box=box, reducing_gap=REDUCING_GAP)
+    patch = patch.rotate(degrees, resample=Image.Resampling.BILINEAR)
+    offset = (enlarged - size) / 2
+    return resize_box(patch, (offset, offset, offset + size, offset + size), size)
 
 
 def centre_crop(image: Image.Image, size: int) -> np.ndarray:

@@ -59,9 +59,32 @@ def downsample(x: jax.Array, mode: str, features: int, dtype: Any) -> jax.Array:
 def upsample(x: jax.Array, mode: str, features: int, dtype: Any) -> jax.Array:
     """Doubles the resolution by a 2x2 stride-2 transposed conv or bilinear resize + 3x3 conv."""
     if mode == "transpose":
-        return nn.ConvTranspose(features, (2, 2), strides=(2, 2), dtype=dtype)(x)
+        return PixelShuffleUpsample(features, dtype=dtype)(x)
     if mode == "bilinear":
         n, h, w, c = x.shape
         x = jax.image.resize(x, (n, 2 * h, 2 * w, c), method="bilinear")
         return nn.Conv(features, (3, 3), dtype=dtype)(x)
     raise ValueError(f"unknown up-sampling {mode!r}: use 'transpose' or 'bilinear'")
+
+
+class PixelShuffleUpsample(nn.Module):
+    """A 2x2 stride-2 transposed convolution, computed as a matmul and a pixel shuffle.
+
+    Each input pixel becomes a 2x2 output patch (kernel HWIO of shape (2, 2, C, F)), exactly what
+    a stride-2 2x2 transposed convolution does, since the patches do not overlap. XLA lowers this
+    to one matrix multiply, much faster on CPUs than a transposed convolution with lhs dilation.
+    """
+
+    features: int
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        n, h, w, c = x.shape
+        kernel = self.param(
+            "kernel", nn.initializers.lecun_normal(), (2, 2, c, self.features), jnp.float32
+        )
+        bias = self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
+        x = x.astype(self.dtype)
+        y = jnp.einsum("nhwc,abcf->nhawbf", x, kernel.astype(self.dtype))
+        return y.reshape(n, 2 * h, 2 * w, self.features) + bias.astype(self.dtype)

@@ -19,7 +19,6 @@ import jax.numpy as jnp
 
 # BasicBlocks per stage: torchvision's resnet18 and resnet34.
 BLOCKS_PER_STAGE = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
-STAGE_WIDTHS = (64, 128, 256, 512)
 
 
 def _pad(size: int) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -59,16 +58,19 @@ class ResNetEncoder(nn.Module):
     """The convolutional trunk of ResNet-18/34 (no pooling head, no classifier).
 
     Returns the feature maps a U-Net decoder needs, finest first: the stem's ReLU output (stride
-    2, 64 channels), then layer1 (stride 4, 64), layer2 (8, 128), layer3 (16, 256) and layer4
-    (32, 512). Parameter names follow torchvision with "." replaced by "_" in block names
+    2, `width` = 64 channels), then layer1 (stride 4, 64), layer2 (8, 128), layer3 (16, 256) and
+    layer4 (32, 512). Parameter names follow torchvision with "." replaced by "_" in block names
     (`layer2_0/downsample_conv` is `layer2.0.downsample.0`).
 
     Attributes:
       depth: 18 or 34.
+      width: channels of the stem and layer1, doubling in each later stage; torchvision's is 64
+        (and ImageNet weights need it), narrower encoders are for quick CPU experiments.
       dtype: computation dtype; parameters stay float32.
     """
 
     depth: int = 18
+    width: int = 64
     dtype: Any = jnp.float32
 
     @nn.compact
@@ -76,7 +78,13 @@ class ResNetEncoder(nn.Module):
         if self.depth not in BLOCKS_PER_STAGE:
             raise ValueError(f"unknown ResNet depth {self.depth}: use one of 18, 34")
         x = nn.Conv(
-            64, (7, 7), (2, 2), padding=_pad(3), use_bias=False, dtype=self.dtype, name="conv1"
+            self.width,
+            (7, 7),
+            (2, 2),
+            padding=_pad(3),
+            use_bias=False,
+            dtype=self.dtype,
+            name="conv1",
         )(x)
         x = nn.BatchNorm(
             use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=self.dtype, name="bn1"
@@ -84,9 +92,10 @@ class ResNetEncoder(nn.Module):
         x = nn.relu(x)
         features = [x]
         x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=_pad(1))
-        for stage, (blocks, width) in enumerate(
-            zip(BLOCKS_PER_STAGE[self.depth], STAGE_WIDTHS, strict=True), start=1
+        for stage, (blocks, multiplier) in enumerate(
+            zip(BLOCKS_PER_STAGE[self.depth], (1, 2, 4, 8), strict=True), start=1
         ):
+            width = self.width * multiplier
             for index in range(blocks):
                 strides = 2 if stage > 1 and index == 0 else 1
                 x = BasicBlock(width, strides, dtype=self.dtype, name=f"layer{stage}_{index}")(

@@ -29,6 +29,8 @@ class ResNetUNet(nn.Module):
     Attributes:
       num_outputs: channels of the prediction (2 for ab, 3 for RGB, Q for classification logits).
       resnet_depth: 18 or 34.
+      encoder_width: channels of the ResNet's stem and layer1, doubling per later stage (64 as in
+        torchvision, which ImageNet weights need; narrower for quick CPU runs).
       decoder_widths: channels of the five decoder blocks, coarsest (stride 16) first.
       norm: normalization of the decoder blocks: "batch", "group" or "none" (the encoder always
         uses BatchNorm, as the ImageNet weights expect).
@@ -42,6 +44,7 @@ class ResNetUNet(nn.Module):
 
     num_outputs: int
     resnet_depth: int = 18
+    encoder_width: int = 64
     decoder_widths: tuple[int, ...] = (256, 128, 64, 32, 16)
     norm: str = "batch"
     up: str = "transpose"
@@ -67,9 +70,9 @@ class ResNetUNet(nn.Module):
         x, crop = layers.pad_to_multiple(x, self.stride)
         x = x.astype(dtype)
 
-        *skips, y = resnet.ResNetEncoder(self.resnet_depth, dtype=dtype, name="encoder")(
-            x, train=train
-        )
+        *skips, y = resnet.ResNetEncoder(
+            self.resnet_depth, self.encoder_width, dtype=dtype, name="encoder"
+        )(x, train=train)
         skips = [x, *skips]  # Strides 1, 2, 4, 8, 16.
         for width, skip in zip(self.decoder_widths, reversed(skips), strict=True):
             y = layers.upsample(y, self.up, width, dtype)

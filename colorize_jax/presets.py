@@ -36,16 +36,7 @@ def base_config() -> ml_collections.ConfigDict:
     config.data.num_workers = 8  # grain worker processes (0: decode in the main process).
     config.data.prefetch_buffer_size = 4  # Batches each worker prepares ahead.
 
-    config.model = ml_collections.ConfigDict()
-    config.model.name = "unet"  # Key into colorize_jax.models.MODELS.
-    config.model.depth = 4  # Down-sampling levels (stride 2**depth).
-    config.model.base_width = 64  # Channels of the first level, doubling per level.
-    config.model.norm = "batch"  # "batch", "group" or "none".
-    config.model.down = "maxpool"  # "maxpool" or "strided".
-    config.model.up = "transpose"  # "transpose" or "bilinear".
-    config.model.dropout_rate = 0.0  # Dropout in the bottleneck and decoder.
-    config.model.output_activation = "tanh"  # Targets are scaled to [-1, 1].
-    config.model.dtype = "bfloat16"  # Compute dtype; parameters and loss stay float32.
+    config.model = unet_model()
 
     config.losses = ml_collections.ConfigDict({"l1": 1.0})  # {term name: weight}.
 
@@ -67,6 +58,69 @@ def base_config() -> ml_collections.ConfigDict:
     return config
 
 
+def unet_model(**overrides) -> ml_collections.ConfigDict:
+    """The full-size U-Net (31M parameters at depth 4, width 64)."""
+    model = ml_collections.ConfigDict()
+    model.name = "unet"  # Key into colorize_jax.models.MODELS.
+    model.depth = 4  # Down-sampling levels (stride 2**depth).
+    model.base_width = 64  # Channels of the first level, doubling per level.
+    model.norm = "batch"  # "batch", "group" or "none".
+    model.down = "maxpool"  # "maxpool" or "strided".
+    model.up = "transpose"  # "transpose" or "bilinear".
+    model.dropout_rate = 0.0  # Dropout in the bottleneck and decoder.
+    model.bottleneck_attention_blocks = 0  # Transformer blocks at the bottleneck.
+    model.attention_heads = 4  # Heads of those blocks.
+    model.output_activation = "tanh"  # Targets are scaled to [-1, 1].
+    model.dtype = "bfloat16"  # Compute dtype; parameters and loss stay float32.
+    model.update(overrides)
+    return model
+
+
+def encoder_decoder_model(**overrides) -> ml_collections.ConfigDict:
+    """The reports' baseline CNN without skip connections (4.3M parameters at 4 levels)."""
+    model = ml_collections.ConfigDict()
+    model.name = "encoder_decoder"
+    model.depth = 4  # [conv-BN-ReLU-maxpool] levels down, as many transposed convs up.
+    model.base_width = 64  # Channels of the first level, doubling per level.
+    model.max_width = 512  # Cap on the channels of any level.
+    model.norm = "batch"
+    model.output_activation = "tanh"
+    model.dtype = "bfloat16"
+    model.update(overrides)
+    return model
+
+
+def resnet_unet_model(**overrides) -> ml_collections.ConfigDict:
+    """A torchvision-layout ResNet encoder with a U-Net decoder."""
+    model = ml_collections.ConfigDict()
+    model.name = "resnet_unet"
+    model.resnet_depth = 34  # 18 or 34.
+    model.encoder_width = 64  # 64 for ImageNet weights.
+    model.norm = "batch"  # Decoder normalization.
+    model.up = "transpose"
+    model.dropout_rate = 0.0
+    model.init_from = ""  # torchvision state dict (.npz, .safetensors, .pth); "" = from scratch.
+    model.output_activation = "tanh"
+    model.dtype = "bfloat16"
+    model.update(overrides)
+    return model
+
+
+# Model fields the small presets change, by preset and model name.
+SMALL_MODELS = {
+    "cpu": {
+        "unet": {"base_width": 32, "depth": 3},  # 1.9M parameters
+        "encoder_decoder": {},  # the reports' 4.3M network as it is
+        "resnet_unet": {},  # full width, so ImageNet weights still fit
+    },
+    "demo": {
+        "unet": {"base_width": 16, "depth": 3},
+        "encoder_decoder": {"base_width": 16, "depth": 3},
+        "resnet_unet": {"resnet_depth": 18, "encoder_width": 16},
+    },
+}
+
+
 def apply_preset(config: ml_collections.ConfigDict, preset: str) -> ml_collections.ConfigDict:
     """Adapts `config` to one of `PRESETS` in place and returns it."""
     if preset not in PRESETS:
@@ -79,7 +133,7 @@ def apply_preset(config: ml_collections.ConfigDict, preset: str) -> ml_collectio
         config.per_device_batch_size = 32
         config.data.num_workers = 16
     elif preset == "cpu":
-        _small(config, image_size=64, base_width=32, depth=3)
+        _small(config, "cpu", image_size=64)
         config.per_device_batch_size = 32
         config.num_train_steps = 20_000
         config.warmup_steps = 500
@@ -88,7 +142,7 @@ def apply_preset(config: ml_collections.ConfigDict, preset: str) -> ml_collectio
         config.checkpoint_every_steps = 500
         config.data.num_workers = 2
     elif preset == "demo":
-        _small(config, image_size=64, base_width=16, depth=3)
+        _small(config, "demo", image_size=64)
         config.data.source = "demo"
         config.per_device_batch_size = 8
         config.num_train_steps = 300
@@ -101,9 +155,8 @@ def apply_preset(config: ml_collections.ConfigDict, preset: str) -> ml_collectio
     return config
 
 
-def _small(config: ml_collections.ConfigDict, *, image_size: int, base_width: int, depth: int):
+def _small(config: ml_collections.ConfigDict, preset: str, *, image_size: int) -> None:
     config.data.image_size = image_size
-    config.model.base_width = base_width
-    config.model.depth = depth
+    config.model.update(SMALL_MODELS[preset].get(config.model.name, {}))
     config.model.dtype = "float32"  # bfloat16 is slow on CPUs without native support.
     config.eval_per_device_batch_size = 64

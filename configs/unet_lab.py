@@ -1,5 +1,6 @@
-"""U-Net regression of ab from L with an L1 loss: the baseline of every experiment.
+"""U-Net regression of ab from L with an L1 loss: the baseline every experiment is compared to.
 
+Reproduces the reports' U-Net setting (L -> ab, L1, Adam, random crops and flips).
 Run:
   python -m colorize_jax.main --config=configs/unet_lab.py:cpu \
       --config.data.source=folder:PATH --workdir=runs/unet_lab

@@ -106,3 +106,8 @@ def test_unknown_norm_is_a_clear_error():
     model = _unet(norm="layer")
     with pytest.raises(ValueError, match="unknown norm 'layer'"):
         model.init(jax.random.key(0), jnp.zeros((1, 8, 8, 1)))
+
+
+def test_unknown_model_field_is_named():
+    with pytest.raises(ValueError, match="does not take: base_widht.*base_width"):
+        models.create_model({"name": "unet", "base_widht": 8}, num_outputs=2)

@@ -8,6 +8,7 @@ pretrained weights also gets a line in `PRETRAINED_LOADERS`, read when its `init
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -38,7 +39,15 @@ def create_model(model_config: Mapping[str, Any], num_outputs: int) -> nn.Module
         close = difflib.get_close_matches(name, MODELS, n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise ValueError(f"unknown model {name!r}{hint}; registered: {', '.join(sorted(MODELS))}")
-    return MODELS[name](num_outputs=num_outputs, **kwargs)
+    model_class = MODELS[name]
+    fields = {f.name for f in dataclasses.fields(model_class)} - {"parent", "name"}
+    unknown = sorted(set(kwargs) - fields)
+    if unknown:
+        raise ValueError(
+            f"config.model has fields that model {name!r} does not take: {', '.join(unknown)}; "
+            f"its fields: {', '.join(sorted(fields - {'num_outputs'}))}"
+        )
+    return model_class(num_outputs=num_outputs, **kwargs)
 
 
 def load_pretrained_if_configured(model_config: Mapping[str, Any], variables: dict) -> dict:

@@ -2,7 +2,8 @@
 
 Every term is a pure function `term(predictions, targets) -> scalar` over float32 NHWC arrays.
 Adding a term is one function here plus one entry in `LOSS_TERMS`; a config then enables it
-with one line, e.g. `config.losses = {"l1": 1.0, "my_term": 0.1}`.
+with one line, e.g. `config.losses = {"l1": 1.0, "my_term": 0.1}`. Terms listed with weight 0 are
+off but can be switched on from the command line (`--config.losses.mse=1.0`).
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ LOSS_TERMS: dict[str, LossTerm] = {
 
 def validate(weights: Mapping[str, float]) -> None:
     """Raises ValueError naming any unknown loss term (with the closest registered names)."""
-    if not weights:
-        raise ValueError("config.losses is empty: give at least one term, e.g. {'l1': 1.0}")
+    if not any(weights.values()):
+        raise ValueError("config.losses has no term with a non-zero weight, e.g. {'l1': 1.0}")
     for name in weights:
         if name not in LOSS_TERMS:
             close = difflib.get_close_matches(name, LOSS_TERMS, n=3)
@@ -57,9 +58,13 @@ def validate(weights: Mapping[str, float]) -> None:
 def weighted_sum(
     weights: Mapping[str, float], predictions: jax.Array, targets: jax.Array
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """Returns (sum of weight * term, {name: unweighted term}) in float32."""
+    """Returns (sum of weight * term, {name: unweighted term}) in float32.
+
+    Terms of weight 0 are skipped: a config can list every term it may use, switched off.
+    """
     predictions = predictions.astype(jnp.float32)
     targets = targets.astype(jnp.float32)
-    terms = {name: LOSS_TERMS[name](predictions, targets) for name in weights}
-    total = sum(weight * terms[name] for name, weight in weights.items())
+    active = {name: weight for name, weight in weights.items() if weight}
+    terms = {name: LOSS_TERMS[name](predictions, targets) for name in active}
+    total = sum(weight * terms[name] for name, weight in active.items())
     return total, terms

@@ -214,6 +214,7 @@ def train_and_evaluate(
         total_steps=config.num_train_steps,
         enabled=jax.process_index() == 0,
     )
+    reporter.scalars(start_step, {"num_params": count_params(state.generator.params)}, "model/")
     run_eval = functools.partial(
         _evaluate_and_report, eval_dataset, mesh, config, workdir, reporter
     )

@@ -8,13 +8,12 @@ Run:
 Presets: "" / gpu / tpu, cpu (64 px, the 4.3M network unchanged), demo.
 """
 
-import ml_collections
-
 from colorize_jax import presets
 
 
 def get_config(preset: str = ""):
     config = presets.base_config()
     config.model = presets.encoder_decoder_model()
-    config.losses = ml_collections.ConfigDict({"mse": 1.0})
+    config.losses.l1 = 0.0
+    config.losses.mse = 1.0
     return presets.apply_preset(config, preset)

@@ -213,6 +213,22 @@ def test_eval_covers_the_split_once_per_pass_with_equal_batches_per_process(fold
     assert _colours_of(first["image"][1:]) == [_colour(101)]  # img01.png = third file
 
 
+def test_eval_can_be_limited_to_the_first_examples(folder):
+    config = _config(f"folder:{folder}", max_eval_examples=5)
+    seen = []
+    for process_index in range(2):
+        dataset = data.create_eval_dataset(
+            config, batch_size=2, process_index=process_index, process_count=2
+        )
+        assert dataset.num_examples == 5 and dataset.num_batches == 2  # ceil(ceil(5/2)/2)
+        for batch in dataset:
+            seen += [
+                c for c, m in zip(_colours_of(batch["image"]), batch["mask"], strict=True) if m
+            ]
+    # Files 0..4 of the split: cut.jpg (unreadable, masked) and the first four good images.
+    assert sorted(seen) == sorted(_colour(100 + i) for i in range(4))
+
+
 def test_demo_source_through_both_pipelines():
     config = _config("demo", image_size=32)
     batch = next(data.create_train_iterator(config, batch_size=6))

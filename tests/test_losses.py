@@ -37,6 +37,15 @@ def test_weighted_sum_computes_in_float32():
 def test_validate_names_unknown_terms():
     with pytest.raises(ValueError, match="unknown loss term 'l2'.*available: huber, l1, mse"):
         losses.validate({"l2": 1.0})
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match="no term with a non-zero weight"):
         losses.validate({})
+    with pytest.raises(ValueError, match="no term with a non-zero weight"):
+        losses.validate({"l1": 0.0})
     losses.validate({"l1": 1.0, "mse": 0.5})
+
+
+def test_zero_weight_terms_are_skipped():
+    pred, target = jnp.full((3,), 0.5), jnp.zeros((3,))
+    total, terms = losses.weighted_sum({"l1": 0.0, "mse": 2.0}, pred, target)
+    assert set(terms) == {"mse"}
+    np.testing.assert_allclose(total, 0.5)

@@ -17,6 +17,7 @@ Config fields read (``config.data.*`` unless noted; defaults apply to absent fie
   min_crop_scale         0.35: smallest share of the image area a training crop covers.
   flip                   True: random horizontal flips in training.
   max_rotation           0.0: random rotation in training, uniform in +- degrees (0: off).
+  max_eval_examples      0: evaluate on the first N examples of the split only (0: all).
   num_workers            0: grain worker processes for training (0: threads of this process).
   prefetch_buffer_size   2: batches each training worker prepares ahead.
   num_threads            4: decoding threads per process (each worker has its own).
@@ -53,6 +54,7 @@ class DataSettings:
     min_crop_scale: float = 0.35
     flip: bool = True
     max_rotation: float = 0.0
+    max_eval_examples: int = 0
     num_workers: int = 0
     prefetch_buffer_size: int = 2
     num_threads: int = 4
@@ -118,10 +120,11 @@ class EvalExample(grain.transforms.Map):
     image_size: int
     first: int
     stride: int
+    num_examples: int
 
     def map(self, position: int) -> dict[str, Any]:
         index = self.first + int(position) * self.stride
-        if index >= len(self.source):
+        if index >= self.num_examples:
             return self._masked(num_skipped=0)
         record = self.source[index]
         try:
@@ -239,9 +242,11 @@ def create_eval_dataset(
     _check_process(process_index, process_count)
     source = settings.open(settings.eval_split)
     num_examples = len(source)
+    if settings.max_eval_examples:
+        num_examples = min(num_examples, settings.max_eval_examples)
     num_batches = math.ceil(math.ceil(num_examples / process_count) / batch_size)
     dataset = grain.MapDataset.range(num_batches * batch_size).map(
-        EvalExample(source, settings.image_size, process_index, process_count)
+        EvalExample(source, settings.image_size, process_index, process_count, num_examples)
     )
     dataset = dataset.to_iter_dataset(_read_options(settings, batch_size))
     dataset = dataset.batch(batch_size, drop_remainder=True)

@@ -1,0 +1,146 @@
+"""Trains and evaluates a list of configs for one budget and writes a markdown comparison table.
+
+  python -m colorize_jax.quality_table --source=folder:../shared/data/imagenette128 \
+      --steps=60 --out=runs/table [--only=unet_lab,cnn_lab]
+
+Each row is a separate `colorize_jax.main` process on the `cpu` preset (64 px crops), trained for
+`--steps` steps and evaluated on the first `--eval_examples` validation images. A row whose
+evaluation at that step already exists is reused, so an interrupted table resumes where it
+stopped. Writes OUT/table.md and prints it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("source", None, "Data source of every row, e.g. folder:PATH.")
+flags.DEFINE_integer("steps", 60, "Training steps of every row.")
+flags.DEFINE_integer("eval_examples", 1000, "Validation images evaluated (0: all).")
+flags.DEFINE_string("out", "runs/table", "Directory for the rows' workdirs and table.md.")
+flags.DEFINE_list("only", [], "Names of the rows to run (default: all).")
+flags.DEFINE_string("preset", "cpu", "Preset of every config.")
+flags.mark_flag_as_required("source")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One table row: a config file and the overrides that make the experiment."""
+
+    name: str
+    config: str
+    overrides: dict[str, str] = field(default_factory=dict)
+
+
+ROWS = (
+    Row("unet_lab", "configs/unet_lab.py"),
+    Row("unet_lab (MSE)", "configs/unet_lab.py", {"losses.l1": "0", "losses.mse": "1"}),
+    Row("cnn_lab", "configs/cnn_lab.py"),
+    Row("unet_rgb", "configs/unet_rgb.py"),
+    Row("unet_yuv", "configs/unet_yuv.py"),
+    Row("unet_strided_lab", "configs/unet_strided_lab.py"),
+    Row("resnet34_unet_lab", "configs/resnet34_unet_lab.py"),
+    Row("unet_attention_lab", "configs/unet_attention_lab.py"),
+)
+
+COLUMNS = (
+    ("PSNR", "psnr", "{:.2f}"),
+    ("SSIM", "ssim", "{:.3f}"),
+    ("ΔE2000", "deltae2000", "{:.2f}"),
+    ("CF", "colorfulness", "{:.1f}"),
+    ("CF truth", "colorfulness_gt", "{:.1f}"),
+    ("ΔCF", "delta_colorfulness", "{:.1f}"),
+    ("AuC", "auc_ab", "{:.3f}"),
+    ("acc ΔE<2.3", "acc_de2.3", "{:.3f}"),
+    ("acc ΔE<10", "acc_de10", "{:.3f}"),
+)
+
+
+def workdir_name(row: Row) -> str:
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in row.name).strip("_")
+
+
+def command(row: Row, workdir: str) -> list[str]:
+    """The `colorize_jax.main` command line of one row."""
+    args = {
+        "data.source": FLAGS.source,
+        "num_train_steps": str(FLAGS.steps),
+        "warmup_steps": str(max(1, FLAGS.steps // 10)),
+        "eval_every_steps": str(FLAGS.steps),
+        "checkpoint_every_steps": str(FLAGS.steps),
+        "log_every_steps": str(max(1, FLAGS.steps // 10)),
+        "data.max_eval_examples": str(FLAGS.eval_examples),
+        **row.overrides,
+    }
+    return [
+        sys.executable,
+        "-m",
+        "colorize_jax.main",
+        f"--config={row.config}:{FLAGS.preset}",
+        f"--workdir={workdir}",
+        *(f"--config.{key}={value}" for key, value in args.items()),
+    ]
+
+
+def run_row(row: Row) -> dict:
+    """Trains and evaluates one row (or reuses its finished run); returns its table figures."""
+    workdir = os.path.join(FLAGS.out, workdir_name(row))
+    metrics_path = os.path.join(workdir, "eval", "metrics.json")
+    timing_path = os.path.join(workdir, "table_timing.json")
+    done = os.path.exists(metrics_path) and os.path.exists(timing_path)
+    if not done or json.load(open(metrics_path))["step"] != FLAGS.steps:
+        os.makedirs(workdir, exist_ok=True)
+        print(f"[{row.name}] training: {' '.join(command(row, workdir))}", flush=True)
+        start = time.perf_counter()
+        with open(os.path.join(workdir, "train.log"), "w") as log:
+            subprocess.run(command(row, workdir), check=True, stdout=log, stderr=log)
+        with open(timing_path, "w") as f:
+            json.dump({"minutes": (time.perf_counter() - start) / 60}, f)
+    metrics = json.load(open(metrics_path))
+    scalars = [json.loads(line) for line in open(os.path.join(workdir, "metrics.jsonl"))]
+    speeds = [r["train/images_per_second"] for r in scalars if "train/images_per_second" in r]
+    params = next(r["model/num_params"] for r in scalars if "model/num_params" in r)
+    return {
+        **metrics,
+        "params": params,
+        "images_per_second": sum(speeds) / len(speeds) if speeds else float("nan"),
+        "minutes": json.load(open(timing_path))["minutes"],
+    }
+
+
+def markdown(results: dict[str, dict]) -> str:
+    """The table: config, parameters, images/s, minutes, then the metrics."""
+    header = ["config", "params", "img/s", "min"] + [title for title, _, _ in COLUMNS]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, r in results.items():
+        cells = [name, f"{r['params'] / 1e6:.2f}M", f"{r['images_per_second']:.1f}"]
+        cells.append(f"{r['minutes']:.1f}")
+        cells += [fmt.format(r[key]) for _, key, fmt in COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    rows = [row for row in ROWS if not FLAGS.only or workdir_name(row) in FLAGS.only]
+    if not rows:
+        names = ", ".join(workdir_name(row) for row in ROWS)
+        raise app.UsageError(f"--only matched no row; rows: {names}")
+    results = {}
+    for row in rows:
+        results[row.name] = run_row(row)
+        table = markdown(results)
+        with open(os.path.join(FLAGS.out, "table.md"), "w") as f:
+            f.write(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -19,6 +19,7 @@ from ml_collections import config_flags
 
 from colorize_jax import (
     checkpointing,
+    cli,
     colorspace,
     data,
     evaluation,
@@ -73,16 +74,11 @@ def restore_generator(config, workdir: str, mesh, *, step: int | None, which: st
     return state, step
 
 
-def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    reporting.quiet_library_logs()
-    config = load_config(FLAGS.workdir, FLAGS.config)
+def _evaluate(workdir: str, config, step: int | None, which: str) -> epath.Path:
+    config = load_config(workdir, config)
     mesh = sharding.create_mesh()
-    state, step = restore_generator(
-        config, FLAGS.workdir, mesh, step=FLAGS.step, which=FLAGS.checkpoint
-    )
-    logging.info("evaluating %s at step %d", FLAGS.workdir, step)
+    state, step = restore_generator(config, workdir, mesh, step=step, which=which)
+    logging.info("evaluating %s at step %d", workdir, step)
     eval_dataset = data.create_eval_dataset(
         config,
         batch_size=sharding.process_batch_size(config.eval_per_device_batch_size, mesh),
@@ -96,8 +92,17 @@ def main(argv: list[str]) -> None:
         space=config.data.color_space,
         num_sheet_images=config.num_sheet_images,
     )
-    eval_dir = evaluation.write_results(FLAGS.workdir, results, sheet, step=step)
+    eval_dir = evaluation.write_results(workdir, results, sheet, step=step)
     print(json.dumps({**results, "step": step}, sort_keys=True))
+    return eval_dir
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    reporting.quiet_library_logs()
+    with cli.one_line_errors("colorize_jax.evaluate"):
+        eval_dir = _evaluate(FLAGS.workdir, FLAGS.config, FLAGS.step, FLAGS.checkpoint)
     logging.info("wrote %s", eval_dir / "metrics.json")
 
 

@@ -10,7 +10,7 @@ import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from colorize_jax import reporting, train
+from colorize_jax import cli, reporting, train
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and evaluation output.")
@@ -33,7 +33,10 @@ def main(argv: list[str]) -> None:
         jax.process_count(),
         jax.local_devices(),
     )
-    train.train_and_evaluate(FLAGS.config, FLAGS.workdir, stop_after_steps=FLAGS.stop_after_steps)
+    with cli.one_line_errors("colorize_jax.main"):
+        train.train_and_evaluate(
+            FLAGS.config, FLAGS.workdir, stop_after_steps=FLAGS.stop_after_steps
+        )
 
 
 if __name__ == "__main__":

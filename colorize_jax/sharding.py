@@ -7,8 +7,6 @@ process contributes its local slice of the global batch.
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
@@ -49,8 +47,3 @@ def to_global_arrays(local_batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str
         key: jax.make_array_from_process_local_data(sharding, value)
         for key, value in local_batch.items()
     }
-
-
-def replicate_tree(tree: Any, mesh: Mesh) -> Any:
-    """Places every leaf of a pytree, replicated, on the mesh."""
-    return jax.device_put(tree, replicated(mesh))

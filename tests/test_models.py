@@ -3,11 +3,11 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 from colorize_jax import models
 from colorize_jax.train_state import count_params
+from tests.model_fitting import fit_losses
 
 
 def _unet(**overrides):
@@ -69,31 +69,7 @@ def test_unet_bfloat16_compute_keeps_float32_params():
 
 
 def test_unet_loss_decreases_on_a_small_batch():
-    model = _unet()
-    rng = np.random.default_rng(0)
-    x = jnp.asarray(rng.uniform(-1, 1, (4, 16, 16, 1)), jnp.float32)
-    y = jnp.tanh(jnp.concatenate([x, -x], axis=-1) * 0.5)
-    variables = models.init_variables(model, jax.random.key(0), x.shape)
-    params, batch_stats = variables["params"], variables["batch_stats"]
-    tx = optax.adam(1e-2)
-    opt_state = tx.init(params)
-
-    @jax.jit
-    def step(params, batch_stats, opt_state):
-        def loss_fn(p):
-            out, upd = model.apply(
-                {"params": p, "batch_stats": batch_stats}, x, train=True, mutable=["batch_stats"]
-            )
-            return jnp.mean(jnp.abs(out - y)), upd["batch_stats"]
-
-        (loss, new_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), new_stats, opt_state, loss
-
-    losses = []
-    for _ in range(30):
-        params, batch_stats, opt_state, loss = step(params, batch_stats, opt_state)
-        losses.append(float(loss))
+    losses = fit_losses(_unet())
     assert losses[-1] < 0.5 * losses[0]
 
 

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 import jax
 import jax.numpy as jnp
 
+from colorize_jax import adversarial
+
 LossTerm = Callable[[jax.Array, jax.Array], jax.Array]
 
 
@@ -42,16 +44,22 @@ LOSS_TERMS: dict[str, LossTerm] = {
 
 
 def validate(weights: Mapping[str, float]) -> None:
-    """Raises ValueError naming any unknown loss term (with the closest registered names)."""
+    """Raises ValueError naming any unknown loss term (with the closest registered names).
+
+    Known names are the terms of `LOSS_TERMS` and the adversarial terms of
+    `adversarial.GAN_LOSSES` (which need a `config.discriminator`; see `gan.validate_config`).
+    """
     if not any(weights.values()):
         raise ValueError("config.losses has no term with a non-zero weight, e.g. {'l1': 1.0}")
+    known = [*LOSS_TERMS, *adversarial.GAN_LOSSES]
     for name in weights:
-        if name not in LOSS_TERMS:
-            close = difflib.get_close_matches(name, LOSS_TERMS, n=3)
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=3)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             raise ValueError(
                 f"unknown loss term {name!r} in config.losses{hint}; "
-                f"available: {', '.join(sorted(LOSS_TERMS))}"
+                f"available: {', '.join(sorted(LOSS_TERMS))}; "
+                f"adversarial: {', '.join(sorted(adversarial.GAN_LOSSES))}"
             )
 
 

@@ -108,17 +108,34 @@ def resnet_unet_model(**overrides) -> ml_collections.ConfigDict:
     return model
 
 
-# Model fields the small presets change, by preset and model name.
+def patchgan_model(**overrides) -> ml_collections.ConfigDict:
+    """pix2pix's 70x70 PatchGAN discriminator (2.8M parameters on L + ab)."""
+    model = ml_collections.ConfigDict()
+    model.name = "patchgan"
+    model.num_layers = 3  # Stride-2 4x4 convs; 3 gives each logit a 70x70 receptive field.
+    model.base_width = 64  # Channels of the first conv, doubling per layer.
+    model.max_width = 512
+    model.norm = "batch"  # "batch", "instance" or "none" (never on the first layer).
+    model.spectral_norm = False  # Spectral normalization of every conv.
+    model.dtype = "bfloat16"
+    model.update(overrides)
+    return model
+
+
+# Model fields the small presets change, by preset and model name (generators and
+# discriminators alike).
 SMALL_MODELS = {
     "cpu": {
         "unet": {"base_width": 32, "depth": 3},  # 1.9M parameters
         "encoder_decoder": {},  # the reports' 4.3M network as it is
         "resnet_unet": {},  # full width, so ImageNet weights still fit
+        "patchgan": {"num_layers": 2},  # 34x34 patches of the 64 px crops
     },
     "demo": {
         "unet": {"base_width": 16, "depth": 3},
         "encoder_decoder": {"base_width": 16, "depth": 3},
         "resnet_unet": {"resnet_depth": 18, "encoder_width": 16},
+        "patchgan": {"num_layers": 2, "base_width": 16},
     },
 }
 
@@ -159,6 +176,10 @@ def apply_preset(config: ml_collections.ConfigDict, preset: str) -> ml_collectio
 
 def _small(config: ml_collections.ConfigDict, preset: str, *, image_size: int) -> None:
     config.data.image_size = image_size
-    config.model.update(SMALL_MODELS[preset].get(config.model.name, {}))
-    config.model.dtype = "float32"  # bfloat16 is slow on CPUs without native support.
+    networks = [config.model]
+    if config.get("discriminator"):
+        networks.append(config.discriminator.model)
+    for model in networks:
+        model.update(SMALL_MODELS[preset].get(model.name, {}))
+        model.dtype = "float32"  # bfloat16 is slow on CPUs without native support.
     config.eval_per_device_batch_size = 64

@@ -23,6 +23,7 @@ from colorize_jax import (
     colorspace,
     data,
     evaluation,
+    gan,
     losses,
     models,
     sharding,
@@ -59,16 +60,23 @@ def create_optimizer(
 
 
 def make_init_fn(config: ml_collections.ConfigDict, model) -> Callable[[jax.Array], TrainState]:
-    """The pure function rng -> initial TrainState (the generator and its optimizer)."""
+    """The pure function rng -> initial TrainState (each network with its optimizer)."""
     size = config.data.image_size
     tx = create_optimizer(config, create_learning_rate_fn(config))
+    if gan.enabled(config):
+        d_config = gan.discriminator_optimizer_config(config)
+        d_tx = create_optimizer(d_config, create_learning_rate_fn(d_config))
+        init_discriminator = gan.make_init_fn(config, d_tx)
 
     def init(rng: jax.Array) -> TrainState:
         dummy = jnp.zeros((1, size, size, 1), jnp.float32)
         variables = model.init({"params": rng, "dropout": rng}, dummy, train=False)
-        return TrainState.create(
-            generator=NetworkState.create(apply_fn=model.apply, variables=variables, tx=tx)
-        )
+        networks = {
+            "generator": NetworkState.create(apply_fn=model.apply, variables=variables, tx=tx)
+        }
+        if gan.enabled(config):
+            networks["discriminator"] = init_discriminator(jax.random.fold_in(rng, 1))
+        return TrainState.create(**networks)
 
     return init
 
@@ -142,6 +150,26 @@ def train_step(
     return state, step_metrics
 
 
+def make_step_fn(config: ml_collections.ConfigDict) -> Callable:
+    """The pure (state, batch) step of `config`: `train_step`, or `gan.gan_train_step`."""
+    kwargs = {
+        "space": config.data.color_space,
+        "loss_weights": dict(config.losses),
+        "learning_rate_fn": create_learning_rate_fn(config),
+        "seed": config.seed,
+        "input_noise_std": config.data.get("input_noise_std", 0.0),
+    }
+    if not gan.enabled(config):
+        return functools.partial(train_step, **kwargs)
+    d_schedule = create_learning_rate_fn(gan.discriminator_optimizer_config(config))
+    return functools.partial(
+        gan.gan_train_step,
+        **kwargs,
+        discriminator_learning_rate_fn=d_schedule,
+        **gan.schedule(config),
+    )
+
+
 def _save_config(config: ml_collections.ConfigDict, workdir: str) -> None:
     if jax.process_index() == 0:
         path = epath.Path(workdir) / "config.json"
@@ -158,6 +186,7 @@ def train_and_evaluate(
     Returns the last evaluation's metrics (also written to `workdir/eval/metrics.json`).
     """
     losses.validate(config.losses)
+    gan.validate_config(config)
     epath.Path(workdir).mkdir(parents=True, exist_ok=True)
     _save_config(config, workdir)
 
@@ -197,14 +226,7 @@ def train_and_evaluate(
         end_step = min(end_step, start_step + stop_after_steps)
 
     step_fn = jax.jit(
-        functools.partial(
-            train_step,
-            space=space,
-            loss_weights=dict(config.losses),
-            learning_rate_fn=create_learning_rate_fn(config),
-            seed=config.seed,
-            input_noise_std=config.data.get("input_noise_std", 0.0),
-        ),
+        make_step_fn(config),
         in_shardings=(sharding.replicated(mesh), sharding.batch_sharded(mesh)),
         out_shardings=(sharding.replicated(mesh), sharding.replicated(mesh)),
         donate_argnums=0,
@@ -214,7 +236,12 @@ def train_and_evaluate(
         total_steps=config.num_train_steps,
         enabled=jax.process_index() == 0,
     )
-    reporter.scalars(start_step, {"num_params": count_params(state.generator.params)}, "model/")
+    num_params = {"num_params": count_params(state.generator.params)}
+    if "discriminator" in state.networks:
+        num_params["num_params_discriminator"] = count_params(
+            state.networks["discriminator"].params
+        )
+    reporter.scalars(start_step, num_params, "model/")
     run_eval = functools.partial(
         _evaluate_and_report, eval_dataset, mesh, config, workdir, reporter
     )
@@ -283,7 +310,8 @@ def _summarize(pending: list[dict[str, jax.Array]], step: int) -> tuple[dict[str
     summary = {
         key: float(np.mean([m[key] for m in fetched])) for key in fetched[0] if key != "num_skipped"
     }
-    bad = [name for name in ("loss", "grad_norm") if not math.isfinite(summary[name])]
+    watched = [name for name in summary if name.startswith(("loss", "grad_norm"))]
+    bad = [name for name in watched if not math.isfinite(summary[name])]
     if bad:
         raise FloatingPointError(
             f"non-finite {' and '.join(bad)} by step {step}; the last checkpoint is kept "

@@ -4,38 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import jax
 import numpy as np
 import pytest
 
 from colorize_jax import evaluate, sharding, train
-from tests.tiny_training import read_jsonl, tiny_config
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _train_in_subprocess(workdir, *, devices: int, per_device_batch: int) -> dict:
-    env = dict(os.environ)
-    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
-    env["PYTHONPATH"] = REPO
-    subprocess.run(
-        [sys.executable, "tests/tiny_training.py", str(workdir), str(per_device_batch)],
-        cwd=REPO,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
-    rows = read_jsonl(workdir / "metrics.jsonl")
-    return {row["step"]: row for row in rows if "train/loss" in row}
+from tests.tiny_training import read_jsonl, tiny_config, train_in_subprocess
 
 
 def test_one_and_eight_devices_agree_at_the_same_global_batch(tmp_path):
-    one = _train_in_subprocess(tmp_path / "one", devices=1, per_device_batch=8)
-    eight = _train_in_subprocess(tmp_path / "eight", devices=8, per_device_batch=1)
+    one = train_in_subprocess(tmp_path / "one", devices=1, per_device_batch=8)
+    eight = train_in_subprocess(tmp_path / "eight", devices=8, per_device_batch=1)
     losses_one = [one[step]["train/loss"] for step in (1, 2, 3, 4)]
     losses_eight = [eight[step]["train/loss"] for step in (1, 2, 3, 4)]
     np.testing.assert_allclose(losses_one, losses_eight, rtol=2e-4)

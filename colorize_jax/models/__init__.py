@@ -17,12 +17,19 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from colorize_jax.models import encoder_decoder, resnet_unet, torchvision_weights, unet
+from colorize_jax.models import (
+    encoder_decoder,
+    patchgan,
+    resnet_unet,
+    torchvision_weights,
+    unet,
+)
 
 MODELS: dict[str, type[nn.Module]] = {
     "unet": unet.UNet,
     "encoder_decoder": encoder_decoder.EncoderDecoder,
     "resnet_unet": resnet_unet.ResNetUNet,
+    "patchgan": patchgan.PatchGAN,  # a discriminator: config.discriminator.model
 }
 
 # Model name -> pure function (variables, path) -> variables with pretrained weights loaded.

@@ -21,7 +21,6 @@ from colorize_jax import (
     checkpointing,
     cli,
     colorspace,
-    data,
     evaluation,
     models,
     reporting,
@@ -79,22 +78,12 @@ def _evaluate(workdir: str, config, step: int | None, which: str) -> epath.Path:
     mesh = sharding.create_mesh()
     state, step = restore_generator(config, workdir, mesh, step=step, which=which)
     logging.info("evaluating %s at step %d", workdir, step)
-    eval_dataset = data.create_eval_dataset(
-        config,
-        batch_size=sharding.process_batch_size(config.eval_per_device_batch_size, mesh),
-        process_index=jax.process_index(),
-        process_count=jax.process_count(),
+    eval_dataset = evaluation.create_dataset(config, mesh)
+    results, _ = evaluation.evaluate_and_write(
+        state.generator, eval_dataset, mesh, config, workdir, step=step
     )
-    results, sheet = evaluation.evaluate(
-        state.generator,
-        eval_dataset,
-        mesh,
-        space=config.data.color_space,
-        num_sheet_images=config.num_sheet_images,
-    )
-    eval_dir = evaluation.write_results(workdir, results, sheet, step=step)
     print(json.dumps({**results, "step": step}, sort_keys=True))
-    return eval_dir
+    return epath.Path(workdir) / "eval"
 
 
 def main(argv: list[str]) -> None:

@@ -19,7 +19,7 @@ from absl import logging
 from etils import epath
 from jax.experimental import multihost_utils
 
-from colorize_jax import colorspace, metrics, sharding, sheets
+from colorize_jax import colorspace, data, metrics, sharding, sheets
 from colorize_jax.train_state import NetworkState
 
 METRIC_KEYS = (
@@ -130,3 +130,34 @@ def write_results(
         ", ".join(f"{k} {v:.4g}" for k, v in results.items() if isinstance(v, float)),
     )
     return eval_dir
+
+
+def create_dataset(config, mesh: jax.sharding.Mesh) -> data.EvalDataset:
+    """This process's share of the validation split, in batches of the configured size."""
+    return data.create_eval_dataset(
+        config,
+        batch_size=sharding.process_batch_size(config.eval_per_device_batch_size, mesh),
+        process_index=jax.process_index(),
+        process_count=jax.process_count(),
+    )
+
+
+def evaluate_and_write(
+    network: NetworkState,
+    eval_dataset: Iterable[Mapping[str, np.ndarray]],
+    mesh: jax.sharding.Mesh,
+    config,
+    workdir: str,
+    *,
+    step: int,
+) -> tuple[dict[str, float], np.ndarray | None]:
+    """`evaluate` with the config's settings, then `write_results`; returns both results."""
+    results, sheet = evaluate(
+        network,
+        eval_dataset,
+        mesh,
+        space=config.data.color_space,
+        num_sheet_images=config.num_sheet_images,
+    )
+    write_results(workdir, results, sheet, step=step)
+    return results, sheet

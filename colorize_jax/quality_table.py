@@ -48,6 +48,7 @@ ROWS = (
     Row("unet_strided_lab", "configs/unet_strided_lab.py"),
     Row("resnet34_unet_lab", "configs/resnet34_unet_lab.py"),
     Row("unet_attention_lab", "configs/unet_attention_lab.py"),
+    Row("pix2pix_lab", "configs/pix2pix_lab.py"),
 )
 
 COLUMNS = (
@@ -90,20 +91,33 @@ def command(row: Row, workdir: str) -> list[str]:
 
 
 def run_row(row: Row) -> dict:
-    """Trains and evaluates one row (or reuses its finished run); returns its table figures."""
+    """Trains and evaluates one row, unless its run for this budget is already there."""
+    workdir = os.path.join(FLAGS.out, workdir_name(row))
+    if finished(row):
+        return collect(row)
+    os.makedirs(workdir, exist_ok=True)
+    print(f"[{row.name}] training: {' '.join(command(row, workdir))}", flush=True)
+    start = time.perf_counter()
+    with open(os.path.join(workdir, "train.log"), "w") as log:
+        subprocess.run(command(row, workdir), check=True, stdout=log, stderr=log)
+    with open(os.path.join(workdir, "table_timing.json"), "w") as f:
+        json.dump({"minutes": (time.perf_counter() - start) / 60}, f)
+    return collect(row)
+
+
+def finished(row: Row) -> bool:
+    """Whether the row's run exists and was evaluated after `--steps` steps."""
     workdir = os.path.join(FLAGS.out, workdir_name(row))
     metrics_path = os.path.join(workdir, "eval", "metrics.json")
-    timing_path = os.path.join(workdir, "table_timing.json")
-    done = os.path.exists(metrics_path) and os.path.exists(timing_path)
-    if not done or json.load(open(metrics_path))["step"] != FLAGS.steps:
-        os.makedirs(workdir, exist_ok=True)
-        print(f"[{row.name}] training: {' '.join(command(row, workdir))}", flush=True)
-        start = time.perf_counter()
-        with open(os.path.join(workdir, "train.log"), "w") as log:
-            subprocess.run(command(row, workdir), check=True, stdout=log, stderr=log)
-        with open(timing_path, "w") as f:
-            json.dump({"minutes": (time.perf_counter() - start) / 60}, f)
-    metrics = json.load(open(metrics_path))
+    if not os.path.exists(os.path.join(workdir, "table_timing.json")):
+        return False
+    return os.path.exists(metrics_path) and json.load(open(metrics_path))["step"] == FLAGS.steps
+
+
+def collect(row: Row) -> dict:
+    """The table figures of a finished row."""
+    workdir = os.path.join(FLAGS.out, workdir_name(row))
+    metrics = json.load(open(os.path.join(workdir, "eval", "metrics.json")))
     scalars = [json.loads(line) for line in open(os.path.join(workdir, "metrics.jsonl"))]
     speeds = [r["train/images_per_second"] for r in scalars if "train/images_per_second" in r]
     params = next(r["model/num_params"] for r in scalars if "model/num_params" in r)
@@ -111,7 +125,7 @@ def run_row(row: Row) -> dict:
         **metrics,
         "params": params,
         "images_per_second": sum(speeds) / len(speeds) if speeds else float("nan"),
-        "minutes": json.load(open(timing_path))["minutes"],
+        "minutes": json.load(open(os.path.join(workdir, "table_timing.json")))["minutes"],
     }
 
 
@@ -129,13 +143,18 @@ def markdown(results: dict[str, dict]) -> str:
 
 def main(argv: list[str]) -> None:
     del argv
-    rows = [row for row in ROWS if not FLAGS.only or workdir_name(row) in FLAGS.only]
-    if not rows:
-        names = ", ".join(workdir_name(row) for row in ROWS)
-        raise app.UsageError(f"--only matched no row; rows: {names}")
+    names = [workdir_name(row) for row in ROWS]
+    unknown = sorted(set(FLAGS.only) - set(names))
+    if unknown:
+        raise app.UsageError(f"--only has unknown rows {unknown}; rows: {', '.join(names)}")
     results = {}
-    for row in rows:
-        results[row.name] = run_row(row)
+    for row in ROWS:
+        if not FLAGS.only or workdir_name(row) in FLAGS.only:
+            results[row.name] = run_row(row)
+        elif finished(row):  # rows run earlier for the same budget keep their place
+            results[row.name] = collect(row)
+        else:
+            continue
         table = markdown(results)
         with open(os.path.join(FLAGS.out, "table.md"), "w") as f:
             f.write(table)

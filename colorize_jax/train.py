@@ -208,11 +208,7 @@ def train_and_evaluate(
         batch_size=sharding.process_batch_size(config.per_device_batch_size, mesh),
         **process,
     )
-    eval_dataset = data.create_eval_dataset(
-        config,
-        batch_size=sharding.process_batch_size(config.eval_per_device_batch_size, mesh),
-        **process,
-    )
+    eval_dataset = evaluation.create_dataset(config, mesh)
 
     manager = checkpointing.create_manager(workdir, best_metric=config.best_metric)
     start_step = manager.latest_step() or 0
@@ -288,14 +284,9 @@ def train_and_evaluate(
 
 
 def _evaluate_and_report(eval_dataset, mesh, config, workdir, reporter, state, step):
-    results, sheet = evaluation.evaluate(
-        state.generator,
-        eval_dataset,
-        mesh,
-        space=config.data.color_space,
-        num_sheet_images=config.num_sheet_images,
+    results, sheet = evaluation.evaluate_and_write(
+        state.generator, eval_dataset, mesh, config, workdir, step=step
     )
-    evaluation.write_results(workdir, results, sheet, step=step)
     reporter.scalars(step, results, "eval/")
     if sheet is not None:
         reporter.image(step, "eval/gray_prediction_truth", sheet)

@@ -20,8 +20,8 @@ from ml_collections import config_flags
 from colorize_jax import (
     checkpointing,
     cli,
-    colorspace,
     evaluation,
+    heads,
     models,
     reporting,
     sharding,
@@ -62,7 +62,7 @@ def restore_generator(config, workdir: str, mesh, *, step: int | None, which: st
             f"no checkpoint for step {step} in {manager.directory}; "
             f"available: {list(manager.all_steps())}"
         )
-    model = models.create_model(config.model, colorspace.target_channels(config.data.color_space))
+    model = models.create_model(config.model, heads.create(config).num_outputs)
     abstract = jax.eval_shape(train.make_init_fn(config, model), jax.random.key(0))
     abstract = jax.tree_util.tree_map(
         lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding.replicated(mesh)),

@@ -19,7 +19,7 @@ from absl import logging
 from etils import epath
 from jax.experimental import multihost_utils
 
-from colorize_jax import colorspace, data, metrics, sharding, sheets
+from colorize_jax import colorspace, data, heads, metrics, sharding, sheets
 from colorize_jax.train_state import NetworkState
 
 METRIC_KEYS = (
@@ -36,14 +36,17 @@ METRIC_KEYS = (
 
 
 def colorize_batch(
-    network: NetworkState, images: jax.Array, *, space: str
+    network: NetworkState, images: jax.Array, *, space: str, head: heads.Head | None = None
 ) -> tuple[jax.Array, jax.Array]:
     """Predicts colour for uint8 RGB `images`; returns (gray uint8, colorized uint8) NHWC.
 
-    The colorized image keeps the ground-truth lightness of `images`.
+    The colorized image keeps the ground-truth lightness of `images`. `head` turns the
+    network's outputs into the colour target (see `heads`); None: they are the target.
     """
     inputs, _ = colorspace.encode(images, space)
     predictions = network.apply_fn(network.variables, inputs, train=False)
+    if head is not None:
+        predictions = head.predict(predictions)
     rgb = colorspace.decode(
         inputs, predictions.astype(jnp.float32), space, truth_rgb=images / 255.0
     )
@@ -51,9 +54,15 @@ def colorize_batch(
     return gray, colorspace.to_uint8(rgb)
 
 
-def eval_step(network: NetworkState, batch: Mapping[str, jax.Array], *, space: str):
+def eval_step(
+    network: NetworkState,
+    batch: Mapping[str, jax.Array],
+    *,
+    space: str,
+    head: heads.Head | None = None,
+):
     """Sums of each per-image metric over the unmasked examples of `batch`, and their count."""
-    _, colorized = colorize_batch(network, batch["image"], space=space)
+    _, colorized = colorize_batch(network, batch["image"], space=space, head=head)
     per_image = metrics.image_metrics(colorized, batch["image"])
     mask = batch["mask"].astype(jnp.float32)
     sums = {name: jnp.sum(per_image[name] * mask) for name in METRIC_KEYS}
@@ -63,8 +72,8 @@ def eval_step(network: NetworkState, batch: Mapping[str, jax.Array], *, space: s
 
 
 @functools.cache
-def _jitted(fn, space: str):
-    return jax.jit(functools.partial(fn, space=space))
+def _jitted(fn, space: str, head: heads.Head | None):
+    return jax.jit(functools.partial(fn, space=space, head=head))
 
 
 def evaluate(
@@ -74,9 +83,13 @@ def evaluate(
     *,
     space: str,
     num_sheet_images: int = 8,
+    head: heads.Head | None = None,
 ) -> tuple[dict[str, float], np.ndarray | None]:
-    """Runs the metrics over every batch; returns (mean metrics, comparison sheet or None)."""
-    step_fn = _jitted(eval_step, space)
+    """Runs the metrics over every batch; returns (mean metrics, comparison sheet or None).
+
+    `head` turns the network's outputs into the colour target (see `heads`); None: they are.
+    """
+    step_fn = _jitted(eval_step, space, head)
     totals = None
     sheet_rows: list[list[np.ndarray]] = []
     for local_batch in eval_batches:
@@ -86,7 +99,9 @@ def evaluate(
         sums = step_fn(network, batch)
         totals = sums if totals is None else jax.tree_util.tree_map(jnp.add, totals, sums)
         if len(sheet_rows) < num_sheet_images:
-            sheet_rows += _sheet_rows(network, batch, space, num_sheet_images - len(sheet_rows))
+            sheet_rows += _sheet_rows(
+                network, batch, space, head, num_sheet_images - len(sheet_rows)
+            )
     if totals is None:
         raise ValueError("the evaluation split yielded no batches: check config.data.eval_split")
     totals = {key: float(value) for key, value in jax.device_get(totals).items()}
@@ -100,8 +115,8 @@ def evaluate(
     return results, sheet
 
 
-def _sheet_rows(network, batch, space: str, limit: int) -> list[list[np.ndarray]]:
-    gray, colorized = _jitted(colorize_batch, space)(network, batch["image"])
+def _sheet_rows(network, batch, space: str, head, limit: int) -> list[list[np.ndarray]]:
+    gray, colorized = _jitted(colorize_batch, space, head)(network, batch["image"])
     gathered = multihost_utils.process_allgather(
         {"gray": gray, "pred": colorized, "truth": batch["image"], "mask": batch["mask"]},
         tiled=True,
@@ -158,6 +173,7 @@ def evaluate_and_write(
         mesh,
         space=config.data.color_space,
         num_sheet_images=config.num_sheet_images,
+        head=heads.create(config),
     )
     write_results(workdir, results, sheet, step=step)
     return results, sheet

@@ -43,15 +43,37 @@ LOSS_TERMS: dict[str, LossTerm] = {
 }
 
 
+def classify(
+    logits: jax.Array,
+    soft_indices: jax.Array,
+    soft_weights: jax.Array,
+    pixel_weights: jax.Array,
+) -> jax.Array:
+    """Rebalanced cross-entropy against soft class targets, averaged over pixels.
+
+    `logits` (..., Q); the target of each pixel is `soft_weights` (..., K) on the classes
+    `soft_indices` (..., K) (zero elsewhere); `pixel_weights` (...) scales each pixel's term.
+    """
+    log_probabilities = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+    picked = jnp.take_along_axis(log_probabilities, soft_indices, axis=-1)
+    cross_entropy = -jnp.sum(soft_weights * picked, axis=-1)
+    return jnp.mean(pixel_weights * cross_entropy)
+
+
+# Terms over class logits rather than regressed colours; `heads.Head.loss` computes them.
+CLASSIFICATION_TERMS = ("classify",)
+
+
 def validate(weights: Mapping[str, float]) -> None:
     """Raises ValueError naming any unknown loss term (with the closest registered names).
 
-    Known names are the terms of `LOSS_TERMS` and the adversarial terms of
-    `adversarial.GAN_LOSSES` (which need a `config.discriminator`; see `gan.validate_config`).
+    Known names are the terms of `LOSS_TERMS`, the adversarial terms of
+    `adversarial.GAN_LOSSES` (which need a `config.discriminator`; see `gan.validate_config`)
+    and `CLASSIFICATION_TERMS` (which need a `config.classify`; see `heads.create`).
     """
     if not any(weights.values()):
         raise ValueError("config.losses has no term with a non-zero weight, e.g. {'l1': 1.0}")
-    known = [*LOSS_TERMS, *adversarial.GAN_LOSSES]
+    known = [*LOSS_TERMS, *adversarial.GAN_LOSSES, *CLASSIFICATION_TERMS]
     for name in weights:
         if name not in known:
             close = difflib.get_close_matches(name, known, n=3)
@@ -59,7 +81,8 @@ def validate(weights: Mapping[str, float]) -> None:
             raise ValueError(
                 f"unknown loss term {name!r} in config.losses{hint}; "
                 f"available: {', '.join(sorted(LOSS_TERMS))}; "
-                f"adversarial: {', '.join(sorted(adversarial.GAN_LOSSES))}"
+                f"adversarial: {', '.join(sorted(adversarial.GAN_LOSSES))}; "
+                f"classification: {', '.join(CLASSIFICATION_TERMS)}"
             )
 
 

@@ -24,6 +24,7 @@ from colorize_jax import (
     data,
     evaluation,
     gan,
+    heads,
     losses,
     models,
     sharding,
@@ -110,11 +111,13 @@ def train_step(
     learning_rate_fn: optax.Schedule,
     seed: int,
     input_noise_std: float = 0.0,
+    head: heads.Head | None = None,
 ) -> tuple[TrainState, dict[str, jax.Array]]:
     """One optimizer step of the generator on the weighted sum of the configured loss terms.
 
     `input_noise_std` > 0 adds Gaussian noise of that standard deviation (in the [-1, 1] input
-    scale) to the model's input, an augmentation; the targets stay clean.
+    scale) to the model's input, an augmentation; the targets stay clean. `head` says what the
+    network's outputs are (see `heads`); None: the regressed colour target itself.
     """
     generator = state.generator
     inputs, targets = colorspace.encode(batch["image"], space)
@@ -132,7 +135,10 @@ def train_step(
             mutable=["batch_stats"],
             rngs={"dropout": dropout_rng},
         )
-        total, terms = losses.weighted_sum(loss_weights, predictions, targets)
+        if head is None:
+            total, terms = losses.weighted_sum(loss_weights, predictions, targets)
+        else:
+            total, terms = head.loss(loss_weights, predictions, targets)
         return total, (terms, updates.get("batch_stats", {}))
 
     (total, (terms, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
@@ -160,7 +166,7 @@ def make_step_fn(config: ml_collections.ConfigDict) -> Callable:
         "input_noise_std": config.data.get("input_noise_std", 0.0),
     }
     if not gan.enabled(config):
-        return functools.partial(train_step, **kwargs)
+        return functools.partial(train_step, **kwargs, head=heads.create(config))
     d_schedule = create_learning_rate_fn(gan.discriminator_optimizer_config(config))
     return functools.partial(
         gan.gan_train_step,
@@ -187,12 +193,12 @@ def train_and_evaluate(
     """
     losses.validate(config.losses)
     gan.validate_config(config)
+    head = heads.create(config)
     epath.Path(workdir).mkdir(parents=True, exist_ok=True)
     _save_config(config, workdir)
 
     mesh = sharding.create_mesh()
-    space = config.data.color_space
-    model = models.create_model(config.model, colorspace.target_channels(space))
+    model = models.create_model(config.model, head.num_outputs)
     state = create_train_state(config, model, jax.random.key(config.seed), mesh)
     logging.info(
         "model %s: %s parameters; %d devices over %d processes; global batch %d",

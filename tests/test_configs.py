@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from colorize_jax import colorspace, losses, models, presets
+from colorize_jax import heads, losses, models, presets
 from colorize_jax.train_state import count_params
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs")
@@ -37,7 +37,7 @@ def test_config_builds_its_model(path, preset):
     assert "Run:" in module.__doc__ and "python -m colorize_jax.main" in module.__doc__
     config = module.get_config(preset)
     losses.validate(config.losses)
-    model = models.create_model(config.model, colorspace.target_channels(config.data.color_space))
+    model = models.create_model(config.model, heads.create(config).num_outputs)
     size = config.data.image_size
     shapes = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, size, size, 1)))
     params = count_params(shapes["params"])

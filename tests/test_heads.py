@@ -1,0 +1,103 @@
+"""The classification head: output layout, regression unchanged, a training step."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from colorize_jax import ab_bins, heads, models, sharding, train
+from tests.tiny_training import tiny_config
+
+
+def _batch(seed=0):
+    rng = np.random.default_rng(seed)
+    return {
+        "image": jnp.asarray(rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)),
+        "mask": jnp.ones((4,), bool),
+        "num_skipped": jnp.zeros((4,), jnp.int32),
+    }
+
+
+def test_head_layout_follows_the_active_terms():
+    config = tiny_config("unet_lab_classify")
+    assert heads.create(config).num_outputs == 262  # logits only
+    config.losses.l1 = 1.0
+    head = heads.create(config)
+    assert head.num_outputs == 264 and head.regression_channels == 2
+    outputs = jnp.asarray(np.random.default_rng(0).normal(0, 3, (1, 2, 2, 264)), jnp.float32)
+    parts = head.split(outputs)
+    np.testing.assert_allclose(parts["regression"], np.tanh(outputs[..., :2]), rtol=1e-6)
+    np.testing.assert_array_equal(parts["logits"], outputs[..., 2:])
+    # Evaluation decodes the annealed mean of the logits (ab / 110), not the regression.
+    np.testing.assert_allclose(
+        head.predict(outputs),
+        ab_bins.annealed_mean(outputs[..., 2:], head.centers, 0.38) / 110.0,
+        rtol=1e-6,
+    )
+    config.classify.decode = "regression"
+    np.testing.assert_array_equal(heads.create(config).predict(outputs), parts["regression"])
+    # The regression baseline keeps its own layout and output activation.
+    base = tiny_config()
+    assert heads.create(base).num_outputs == 2
+    base.losses.classify = 1.0
+    with pytest.raises(ValueError, match="needs config.classify"):
+        heads.create(base)
+    config.model.output_activation = "tanh"
+    with pytest.raises(ValueError, match="output_activation='linear'"):
+        heads.create(config)
+
+
+def test_regression_step_with_its_head_is_bit_identical_to_the_plain_step():
+    config = tiny_config(warmup_steps=0)
+    model = models.create_model(config.model, heads.create(config).num_outputs)
+    state = train.create_train_state(config, model, jax.random.key(0), sharding.create_mesh())
+    kwargs = {
+        "space": "lab",
+        "loss_weights": {"l1": 0.5, "mse": 1.0},
+        "learning_rate_fn": train.create_learning_rate_fn(config),
+        "seed": 0,
+    }
+    plain = jax.jit(functools.partial(train.train_step, **kwargs))(state, _batch())
+    headed = jax.jit(functools.partial(train.train_step, **kwargs, head=heads.create(config)))(
+        state, _batch()
+    )
+    leaves = jax.tree_util.tree_leaves(plain), jax.tree_util.tree_leaves(headed)
+    assert len(leaves[0]) == len(leaves[1]) > 10
+    for a, b in zip(*leaves, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_classify_and_l1_training_decreases_the_loss():
+    config = tiny_config(
+        "unet_lab_classify", warmup_steps=0, learning_rate=3e-3, num_train_steps=1000
+    )
+    config.losses.l1 = 1.0
+    head = heads.create(config)
+    model = models.create_model(config.model, head.num_outputs)
+    state = train.create_train_state(config, model, jax.random.key(0), sharding.create_mesh())
+    step = jax.jit(train.make_step_fn(config))
+    # Four flat colours of different lightness: the colour follows from the lightness.
+    colours = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0]], np.uint8)
+    batch = {
+        **_batch(),
+        "image": jnp.asarray(np.broadcast_to(colours[:, None, None], (4, 32, 32, 3))),
+    }
+    history = []
+    for _ in range(8):
+        state, metrics = step(state, batch)
+        history.append({k: float(v) for k, v in metrics.items()})
+    print(
+        [round(h["loss_classify"], 3) for h in history], [round(h["loss_l1"], 3) for h in history]
+    )
+    first, last = history[0], history[-1]
+    assert set(first) >= {"loss", "loss_classify", "loss_l1"}
+    assert first["loss"] == pytest.approx(first["loss_classify"] + first["loss_l1"], rel=1e-5)
+    # Untrained logits are near uniform: cross-entropy about log Q (uniform class weights).
+    assert first["loss_classify"] == pytest.approx(np.log(262), rel=0.15)
+    classify = [h["loss_classify"] for h in history]
+    assert np.all(np.diff(classify) < 0) and classify[-1] < 0.95 * classify[0]
+    assert last["loss_l1"] < first["loss_l1"]

@@ -37,9 +37,47 @@ class Row:
     name: str
     config: str
     overrides: dict[str, str] = field(default_factory=dict)
+    no_colour: bool = False  # evaluate ab = 0 (the gray image) instead of training
+
+
+def write_no_colour_row(row: Row, workdir: str) -> None:
+    """Evaluates the "no colour" baseline (predicted ab = 0) like a trained row."""
+    import jax.numpy as jnp
+
+    from colorize_jax import evaluation, sharding
+    from colorize_jax.train_state import NetworkState
+
+    config = config_flags_load(row.config, FLAGS.preset)
+    config.data.source = FLAGS.source
+    config.data.max_eval_examples = FLAGS.eval_examples
+    mesh = sharding.create_mesh()
+    gray = NetworkState(
+        params={},
+        batch_stats={},
+        opt_state=(),
+        apply_fn=lambda variables, x, train: jnp.zeros(x.shape[:-1] + (2,)),
+        tx=None,
+    )
+    config.data.color_space = "lab"
+    results, _ = evaluation.evaluate_and_write(
+        gray, evaluation.create_dataset(config, mesh), mesh, config, workdir, step=FLAGS.steps
+    )
+    with open(os.path.join(workdir, "metrics.jsonl"), "w") as f:
+        f.write(json.dumps({"step": 0, "model/num_params": 0}) + "\n")
+
+
+def config_flags_load(path: str, preset: str):
+    """`get_config(preset)` of a config file."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("table_config", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config(preset)
 
 
 ROWS = (
+    Row("no colour", "configs/unet_lab.py", no_colour=True),
     Row("unet_lab", "configs/unet_lab.py"),
     Row("unet_lab (MSE)", "configs/unet_lab.py", {"losses.l1": "0", "losses.mse": "1"}),
     Row("cnn_lab", "configs/cnn_lab.py"),
@@ -96,10 +134,13 @@ def run_row(row: Row) -> dict:
     if finished(row):
         return collect(row)
     os.makedirs(workdir, exist_ok=True)
-    print(f"[{row.name}] training: {' '.join(command(row, workdir))}", flush=True)
     start = time.perf_counter()
-    with open(os.path.join(workdir, "train.log"), "w") as log:
-        subprocess.run(command(row, workdir), check=True, stdout=log, stderr=log)
+    if row.no_colour:
+        write_no_colour_row(row, workdir)
+    else:
+        print(f"[{row.name}] training: {' '.join(command(row, workdir))}", flush=True)
+        with open(os.path.join(workdir, "train.log"), "w") as log:
+            subprocess.run(command(row, workdir), check=True, stdout=log, stderr=log)
     with open(os.path.join(workdir, "table_timing.json"), "w") as f:
         json.dump({"minutes": (time.perf_counter() - start) / 60}, f)
     return collect(row)
@@ -134,8 +175,11 @@ def markdown(results: dict[str, dict]) -> str:
     header = ["config", "params", "img/s", "min"] + [title for title, _, _ in COLUMNS]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, r in results.items():
-        cells = [name, f"{r['params'] / 1e6:.2f}M", f"{r['images_per_second']:.1f}"]
-        cells.append(f"{r['minutes']:.1f}")
+        if r["params"]:
+            cells = [name, f"{r['params'] / 1e6:.2f}M", f"{r['images_per_second']:.1f}"]
+            cells.append(f"{r['minutes']:.1f}")
+        else:  # the untrained baseline
+            cells = [name, "0", "-", "-"]
         cells += [fmt.format(r[key]) for _, key, fmt in COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -10,6 +10,7 @@ by a validation metric.
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import grain
@@ -28,6 +29,13 @@ class _FrozenIteratorState:
 
     def get_state(self) -> bytes:
         return self._state
+
+
+def absolute_path(path: str) -> epath.Path:
+    """`path` made absolute, as orbax requires; URLs such as gs://... stay as they are."""
+    if "://" in str(path):
+        return epath.Path(path)
+    return epath.Path(os.path.abspath(path))
 
 
 def create_manager(
@@ -61,7 +69,7 @@ def create_manager(
         read_only=read_only,
         create=not read_only,
     )
-    directory = epath.Path(workdir) / CHECKPOINT_DIR
+    directory = absolute_path(workdir) / CHECKPOINT_DIR
     return ocp.CheckpointManager(directory, item_names=("state", "data"), options=options)
 
 

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from colorize_jax import adversarial, colorspace, losses, models
+from colorize_jax import adversarial, colorspace, losses, models, step_inputs
 from colorize_jax.train_state import NetworkState, TrainState
 
 # Fields `train.create_learning_rate_fn` and `train.create_optimizer` read; the discriminator
@@ -143,12 +143,9 @@ def gan_train_step(
     generator, discriminator = state.generator, state.networks["discriminator"]
 
     # As in train.train_step, so that the generator warm-up trains exactly like regression.
-    inputs, targets = colorspace.encode(batch["image"], space)
-    step_rng = jax.random.fold_in(jax.random.key(seed), state.step)
-    dropout_rng, noise_rng = jax.random.split(step_rng)
-    generator_inputs = inputs
-    if input_noise_std > 0:
-        generator_inputs = inputs + input_noise_std * jax.random.normal(noise_rng, inputs.shape)
+    inputs, generator_inputs, targets, dropout_rng = step_inputs.prepare(
+        batch, state.step, space=space, seed=seed, input_noise_std=input_noise_std
+    )
 
     generator_warmup = state.step < pretrain_generator_steps
     discriminator_warmup = ~generator_warmup & (

@@ -20,7 +20,6 @@ from etils import epath
 
 from colorize_jax import (
     checkpointing,
-    colorspace,
     data,
     evaluation,
     gan,
@@ -28,6 +27,7 @@ from colorize_jax import (
     losses,
     models,
     sharding,
+    step_inputs,
 )
 from colorize_jax.reporting import Reporter
 from colorize_jax.train_state import NetworkState, TrainState, count_params
@@ -120,11 +120,9 @@ def train_step(
     network's outputs are (see `heads`); None: the regressed colour target itself.
     """
     generator = state.generator
-    inputs, targets = colorspace.encode(batch["image"], space)
-    step_rng = jax.random.fold_in(jax.random.key(seed), state.step)
-    dropout_rng, noise_rng = jax.random.split(step_rng)
-    if input_noise_std > 0:
-        inputs = inputs + input_noise_std * jax.random.normal(noise_rng, inputs.shape)
+    _, inputs, targets, dropout_rng = step_inputs.prepare(
+        batch, state.step, space=space, seed=seed, input_noise_std=input_noise_std
+    )
 
     def loss_fn(params):
         variables = {**generator.variables, "params": params}

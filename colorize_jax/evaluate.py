@@ -1,10 +1,11 @@
 """Evaluates a trained model on the whole validation split.
 
   python -m colorize_jax.evaluate --workdir=DIR [--config=FILE[:PRESET] --config.key=value]
-      [--step=N | --checkpoint=best]
+      [--step=N | --checkpoint=best] [--output_dir=OUT]
 
-Without --config the config saved by training (DIR/config.json) is used. Writes
-DIR/eval/metrics.json and DIR/eval/sheet.png.
+Without --config the config saved by training (DIR/config.json) is used; with it, it must build
+the same model (decode settings such as `--config.classify.temperature` may differ). Writes
+metrics.json and sheet.png to --output_dir, by default DIR/eval.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ flags.DEFINE_string("workdir", None, "Training directory holding checkpoints/ an
 config_flags.DEFINE_config_file("config", None, "Config file; default: DIR/config.json.")
 flags.DEFINE_integer("step", None, "Checkpoint step to evaluate (default: see --checkpoint).")
 flags.DEFINE_enum("checkpoint", "latest", ["latest", "best"], "Which checkpoint to evaluate.")
+flags.DEFINE_string("output_dir", None, "Where to write metrics.json and sheet.png (DIR/eval).")
 flags.mark_flag_as_required("workdir")
 
 
@@ -73,17 +75,19 @@ def restore_generator(config, workdir: str, mesh, *, step: int | None, which: st
     return state, step
 
 
-def _evaluate(workdir: str, config, step: int | None, which: str) -> epath.Path:
+def _evaluate(
+    workdir: str, config, step: int | None, which: str, output_dir: str | None = None
+) -> epath.Path:
     config = load_config(workdir, config)
     mesh = sharding.create_mesh()
     state, step = restore_generator(config, workdir, mesh, step=step, which=which)
     logging.info("evaluating %s at step %d", workdir, step)
     eval_dataset = evaluation.create_dataset(config, mesh)
     results, _ = evaluation.evaluate_and_write(
-        state.generator, eval_dataset, mesh, config, workdir, step=step
+        state.generator, eval_dataset, mesh, config, workdir, step=step, eval_dir=output_dir
     )
     print(json.dumps({**results, "step": step}, sort_keys=True))
-    return epath.Path(workdir) / "eval"
+    return epath.Path(output_dir) if output_dir else epath.Path(workdir) / "eval"
 
 
 def main(argv: list[str]) -> None:
@@ -91,7 +95,9 @@ def main(argv: list[str]) -> None:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     reporting.quiet_library_logs()
     with cli.one_line_errors("colorize_jax.evaluate"):
-        eval_dir = _evaluate(FLAGS.workdir, FLAGS.config, FLAGS.step, FLAGS.checkpoint)
+        eval_dir = _evaluate(
+            FLAGS.workdir, FLAGS.config, FLAGS.step, FLAGS.checkpoint, FLAGS.output_dir
+        )
     logging.info("wrote %s", eval_dir / "metrics.json")
 
 

@@ -128,10 +128,18 @@ def _sheet_rows(network, batch, space: str, head, limit: int) -> list[list[np.nd
 
 
 def write_results(
-    workdir: str, results: Mapping[str, Any], sheet: np.ndarray | None, *, step: int
+    workdir: str,
+    results: Mapping[str, Any],
+    sheet: np.ndarray | None,
+    *,
+    step: int,
+    eval_dir: str | None = None,
 ) -> epath.Path:
-    """Writes DIR/eval/metrics.json (and sheet.png) from the primary process; returns the dir."""
-    eval_dir = epath.Path(workdir) / "eval"
+    """Writes metrics.json (and sheet.png) from the primary process; returns their directory.
+
+    The directory is `eval_dir`, by default DIR/eval of the `workdir`.
+    """
+    eval_dir = epath.Path(eval_dir) if eval_dir else epath.Path(workdir) / "eval"
     if jax.process_index() != 0:
         return eval_dir
     eval_dir.mkdir(parents=True, exist_ok=True)
@@ -165,6 +173,7 @@ def evaluate_and_write(
     workdir: str,
     *,
     step: int,
+    eval_dir: str | None = None,
 ) -> tuple[dict[str, float], np.ndarray | None]:
     """`evaluate` with the config's settings, then `write_results`; returns both results."""
     results, sheet = evaluate(
@@ -175,5 +184,5 @@ def evaluate_and_write(
         num_sheet_images=config.num_sheet_images,
         head=heads.create(config),
     )
-    write_results(workdir, results, sheet, step=step)
+    write_results(workdir, results, sheet, step=step, eval_dir=eval_dir)
     return results, sheet

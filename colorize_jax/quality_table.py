@@ -1,12 +1,15 @@
 """Trains and evaluates a list of configs for one budget and writes a markdown comparison table.
 
   python -m colorize_jax.quality_table --source=folder:../shared/data/imagenette128 \
-      --steps=60 --out=runs/table [--only=unet_lab,cnn_lab]
+      --steps=60 --out=runs/table [--only=unet_lab,cnn_lab] [--ab_prior=PRIOR.npz]
 
 Each row is a separate `colorize_jax.main` process on the `cpu` preset (64 px crops), trained for
-`--steps` steps and evaluated on the first `--eval_examples` validation images. A row whose
-evaluation at that step already exists is reused, so an interrupted table resumes where it
-stopped. Writes OUT/table.md and prints it.
+`--steps` steps and evaluated on the first `--eval_examples` validation images. A row's
+variants (e.g. the decode temperatures of a classifier) evaluate that row's checkpoint again with
+other settings (`colorize_jax.evaluate`), each a line of its own. A row whose evaluation at that
+step already exists is reused, so an interrupted table resumes where it stopped. Rows of the
+classify loss use the ab prior of --ab_prior, or compute OUT/ab_prior.npz from the training
+split first. Writes OUT/table.md and prints it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ flags.DEFINE_integer("eval_examples", 1000, "Validation images evaluated (0: all
 flags.DEFINE_string("out", "runs/table", "Directory for the rows' workdirs and table.md.")
 flags.DEFINE_list("only", [], "Names of the rows to run (default: all).")
 flags.DEFINE_string("preset", "cpu", "Preset of every config.")
+flags.DEFINE_string(
+    "ab_prior", "", "ab prior (.npz) of the classify rows; default OUT/ab_prior.npz."
+)
 flags.mark_flag_as_required("source")
 
 
@@ -38,6 +44,9 @@ class Row:
     config: str
     overrides: dict[str, str] = field(default_factory=dict)
     no_colour: bool = False  # evaluate ab = 0 (the gray image) instead of training
+    # (label, overrides): re-evaluations of the trained checkpoint with other (decode) settings.
+    variants: tuple[tuple[str, dict[str, str]], ...] = ()
+    uses_prior: bool = False  # sets config.classify.prior_path to the table's ab prior
 
 
 def write_no_colour_row(row: Row, workdir: str) -> None:
@@ -76,6 +85,10 @@ def config_flags_load(path: str, preset: str):
     return module.get_config(preset)
 
 
+TEMPERATURE_SWEEP = tuple(
+    (f"T={t}", {"classify.temperature": t}) for t in ("0.1", "0.2", "0.6", "1.0")
+) + (("mode", {"classify.decode": "mode"}),)
+
 ROWS = (
     Row("no colour", "configs/unet_lab.py", no_colour=True),
     Row("unet_lab", "configs/unet_lab.py"),
@@ -86,6 +99,19 @@ ROWS = (
     Row("unet_strided_lab", "configs/unet_strided_lab.py"),
     Row("resnet34_unet_lab", "configs/resnet34_unet_lab.py"),
     Row("unet_attention_lab", "configs/unet_attention_lab.py"),
+    Row(
+        "unet_lab_classify T=0.38",
+        "configs/unet_lab_classify.py",
+        variants=TEMPERATURE_SWEEP,
+        uses_prior=True,
+    ),
+    Row(
+        "unet_lab_classify + L1 T=0.38",
+        "configs/unet_lab_classify.py",
+        {"losses.l1": "1"},
+        variants=TEMPERATURE_SWEEP + (("regression", {"classify.decode": "regression"}),),
+        uses_prior=True,
+    ),
     Row("pix2pix_lab", "configs/pix2pix_lab.py"),
 )
 
@@ -106,8 +132,8 @@ def workdir_name(row: Row) -> str:
     return "".join(c if c.isalnum() or c == "_" else "_" for c in row.name).strip("_")
 
 
-def command(row: Row, workdir: str) -> list[str]:
-    """The `colorize_jax.main` command line of one row."""
+def config_overrides(row: Row) -> dict[str, str]:
+    """The --config.KEY=VALUE settings of a row (without its variants')."""
     args = {
         "data.source": FLAGS.source,
         "num_train_steps": str(FLAGS.steps),
@@ -118,47 +144,111 @@ def command(row: Row, workdir: str) -> list[str]:
         "data.max_eval_examples": str(FLAGS.eval_examples),
         **row.overrides,
     }
+    if row.uses_prior:
+        args["classify.prior_path"] = prior_path()
+    return args
+
+
+def command(row: Row, workdir: str) -> list[str]:
+    """The `colorize_jax.main` command line of one row."""
     return [
         sys.executable,
         "-m",
         "colorize_jax.main",
         f"--config={row.config}:{FLAGS.preset}",
         f"--workdir={workdir}",
+        *(f"--config.{key}={value}" for key, value in config_overrides(row).items()),
+    ]
+
+
+def variant_command(row: Row, overrides: dict[str, str], eval_dir: str) -> list[str]:
+    """The `colorize_jax.evaluate` command line of one variant of a trained row."""
+    args = {**config_overrides(row), **overrides}
+    return [
+        sys.executable,
+        "-m",
+        "colorize_jax.evaluate",
+        f"--config={row.config}:{FLAGS.preset}",
+        f"--workdir={os.path.join(FLAGS.out, workdir_name(row))}",
+        f"--step={FLAGS.steps}",
+        f"--output_dir={eval_dir}",
         *(f"--config.{key}={value}" for key, value in args.items()),
     ]
 
 
-def run_row(row: Row) -> dict:
-    """Trains and evaluates one row, unless its run for this budget is already there."""
+def prior_path() -> str:
+    """The ab prior of the classify rows: --ab_prior, else OUT/ab_prior.npz (computed once)."""
+    if FLAGS.ab_prior:
+        return os.path.abspath(FLAGS.ab_prior)
+    path = os.path.abspath(os.path.join(FLAGS.out, "ab_prior.npz"))
+    if not os.path.exists(path):
+        print(f"computing the ab prior of {FLAGS.source} into {path}", flush=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "colorize_jax.ab_prior",
+                f"--config=configs/unet_lab_classify.py:{FLAGS.preset}",
+                f"--config.data.source={FLAGS.source}",
+                f"--output={path}",
+            ],
+            check=True,
+        )
+    return path
+
+
+def run_row(row: Row) -> dict[str, dict]:
+    """Trains and evaluates one row and its variants, reusing what exists for this budget.
+
+    Returns the table lines: {line name: figures}.
+    """
     workdir = os.path.join(FLAGS.out, workdir_name(row))
-    if finished(row):
-        return collect(row)
-    os.makedirs(workdir, exist_ok=True)
-    start = time.perf_counter()
-    if row.no_colour:
-        write_no_colour_row(row, workdir)
-    else:
-        print(f"[{row.name}] training: {' '.join(command(row, workdir))}", flush=True)
-        with open(os.path.join(workdir, "train.log"), "w") as log:
-            subprocess.run(command(row, workdir), check=True, stdout=log, stderr=log)
-    with open(os.path.join(workdir, "table_timing.json"), "w") as f:
-        json.dump({"minutes": (time.perf_counter() - start) / 60}, f)
-    return collect(row)
+    if not finished(workdir):
+        os.makedirs(workdir, exist_ok=True)
+        start = time.perf_counter()
+        if row.no_colour:
+            write_no_colour_row(row, workdir)
+        else:
+            print(f"[{row.name}] training: {' '.join(command(row, workdir))}", flush=True)
+            with open(os.path.join(workdir, "train.log"), "w") as log:
+                subprocess.run(command(row, workdir), check=True, stdout=log, stderr=log)
+        with open(os.path.join(workdir, "table_timing.json"), "w") as f:
+            json.dump({"minutes": (time.perf_counter() - start) / 60}, f)
+    lines = {row.name: collect(workdir)}
+    for label, overrides in row.variants:
+        eval_dir = os.path.join(workdir, "variants", workdir_name(Row(label, "")))
+        if not evaluated(eval_dir):
+            print(f"[{row.name}] evaluating {label}", flush=True)
+            os.makedirs(eval_dir, exist_ok=True)
+            with open(eval_dir + ".log", "w") as log:
+                cmd = variant_command(row, overrides, eval_dir)
+                subprocess.run(cmd, check=True, stdout=log, stderr=log)
+        lines[f"{variant_base(row.name)} {label}"] = collect(workdir, eval_dir)
+    return lines
 
 
-def finished(row: Row) -> bool:
+def variant_base(name: str) -> str:
+    """A row's name without its default decode setting ("... T=0.38" -> "...")."""
+    return name.rsplit(" T=", 1)[0]
+
+
+def evaluated(eval_dir: str) -> bool:
+    """Whether `eval_dir` holds an evaluation after `--steps` steps."""
+    path = os.path.join(eval_dir, "metrics.json")
+    return os.path.exists(path) and json.load(open(path))["step"] == FLAGS.steps
+
+
+def finished(workdir: str) -> bool:
     """Whether the row's run exists and was evaluated after `--steps` steps."""
-    workdir = os.path.join(FLAGS.out, workdir_name(row))
-    metrics_path = os.path.join(workdir, "eval", "metrics.json")
     if not os.path.exists(os.path.join(workdir, "table_timing.json")):
         return False
-    return os.path.exists(metrics_path) and json.load(open(metrics_path))["step"] == FLAGS.steps
+    return evaluated(os.path.join(workdir, "eval"))
 
 
-def collect(row: Row) -> dict:
-    """The table figures of a finished row."""
-    workdir = os.path.join(FLAGS.out, workdir_name(row))
-    metrics = json.load(open(os.path.join(workdir, "eval", "metrics.json")))
+def collect(workdir: str, eval_dir: str | None = None) -> dict:
+    """The table figures of a finished row (metrics of `eval_dir`, default DIR/eval)."""
+    eval_dir = eval_dir or os.path.join(workdir, "eval")
+    metrics = json.load(open(os.path.join(eval_dir, "metrics.json")))
     scalars = [json.loads(line) for line in open(os.path.join(workdir, "metrics.jsonl"))]
     speeds = [r["train/images_per_second"] for r in scalars if "train/images_per_second" in r]
     params = next(r["model/num_params"] for r in scalars if "model/num_params" in r)
@@ -194,9 +284,9 @@ def main(argv: list[str]) -> None:
     results = {}
     for row in ROWS:
         if not FLAGS.only or workdir_name(row) in FLAGS.only:
-            results[row.name] = run_row(row)
-        elif finished(row):  # rows run earlier for the same budget keep their place
-            results[row.name] = collect(row)
+            results.update(run_row(row))
+        elif finished(os.path.join(FLAGS.out, workdir_name(row))):
+            results.update(run_row(row))  # rows run earlier for this budget keep their place
         else:
             continue
         table = markdown(results)

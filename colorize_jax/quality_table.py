@@ -92,13 +92,6 @@ TEMPERATURE_SWEEP = tuple(
 ROWS = (
     Row("no colour", "configs/unet_lab.py", no_colour=True),
     Row("unet_lab", "configs/unet_lab.py"),
-    Row("unet_lab (MSE)", "configs/unet_lab.py", {"losses.l1": "0", "losses.mse": "1"}),
-    Row("cnn_lab", "configs/cnn_lab.py"),
-    Row("unet_rgb", "configs/unet_rgb.py"),
-    Row("unet_yuv", "configs/unet_yuv.py"),
-    Row("unet_strided_lab", "configs/unet_strided_lab.py"),
-    Row("resnet34_unet_lab", "configs/resnet34_unet_lab.py"),
-    Row("unet_attention_lab", "configs/unet_attention_lab.py"),
     Row(
         "unet_lab_classify T=0.38",
         "configs/unet_lab_classify.py",
@@ -112,6 +105,13 @@ ROWS = (
         variants=TEMPERATURE_SWEEP + (("regression", {"classify.decode": "regression"}),),
         uses_prior=True,
     ),
+    Row("unet_lab (MSE)", "configs/unet_lab.py", {"losses.l1": "0", "losses.mse": "1"}),
+    Row("cnn_lab", "configs/cnn_lab.py"),
+    Row("unet_rgb", "configs/unet_rgb.py"),
+    Row("unet_yuv", "configs/unet_yuv.py"),
+    Row("unet_strided_lab", "configs/unet_strided_lab.py"),
+    Row("resnet34_unet_lab", "configs/resnet34_unet_lab.py"),
+    Row("unet_attention_lab", "configs/unet_attention_lab.py"),
     Row("pix2pix_lab", "configs/pix2pix_lab.py"),
 )
 

@@ -72,14 +72,14 @@ def _take(iterator, count):
     return [next(iterator) for _ in range(count)]
 
 
-def _expected_stream(config, num_batches, batch_size, num_workers=0, process_index=0):
+def _expected_stream(config, num_batches, batch_size, num_workers=0):
     """Second path: the (colour or None, num_skipped) sequence a train iterator must produce.
 
     Replays the record order (same shuffle), then applies skip-and-count and batching per
     worker slice, and interleaves the workers' batches round-robin, as grain's mp_prefetch.
     """
     source = sources.open_source(config.data.source, "train")
-    seed = pipeline.process_seed(config.seed, process_index)
+    seed = pipeline.stream_seed(config.seed)
     order = EpochShuffleMapDataset(grain.MapDataset.source(source), seed=seed).repeat()
     per_worker = max(num_workers, 1)
     batches_per_worker = -(-num_batches // per_worker)
@@ -164,16 +164,26 @@ def test_worker_processes_carry_skip_counts_and_restore_state(folder):
         restored.close()
 
 
-def test_processes_read_disjoint_shards(folder):
-    config = _config(f"folder:{folder}")
-    seen = []
-    for process_index in range(2):
-        iterator = data.create_train_iterator(
-            config, batch_size=5, process_index=process_index, process_count=2
+def test_processes_read_disjoint_shares_of_one_global_stream(tmp_path):
+    """Each epoch is dealt to the processes; their k-th batches together are one process's."""
+    _make_folder(tmp_path / "train", NUM_GOOD, {})
+    config = _config(f"folder:{tmp_path}")
+    one = data.create_train_iterator(config, batch_size=NUM_GOOD)  # a batch is an epoch
+    two = [
+        data.create_train_iterator(
+            config, batch_size=NUM_GOOD // 2, process_index=p, process_count=2
         )
-        seen.append({c for batch in _take(iterator, 6) for c in _colours_of(batch["image"])})
-    assert seen[0].isdisjoint(seen[1])
-    assert seen[0] | seen[1] == {_colour(i) for i in range(NUM_GOOD)}
+        for p in range(2)
+    ]
+    for _ in range(3):
+        batch = next(one)
+        halves = [next(iterator) for iterator in two]
+        colours = [set(_colours_of(half["image"])) for half in halves]
+        assert colours[0].isdisjoint(colours[1])
+        assert colours[0] | colours[1] == {_colour(i) for i in range(NUM_GOOD)}
+        # Process p reads positions p, p + 2, ... of the stream.
+        merged = np.stack([halves[i % 2]["image"][i // 2] for i in range(NUM_GOOD)])
+        np.testing.assert_array_equal(merged, batch["image"])
 
 
 def test_default_batch_size_is_per_device_times_local_devices(folder):

@@ -174,10 +174,15 @@ def create_train_iterator(
 ) -> grain.DatasetIterator:
     """Infinite iterator of training batches for one process (see the module docstring).
 
-    Each process reads a disjoint share of the training split (every process_count-th image),
-    reshuffled every epoch; augmentation is seeded per example. The stream is deterministic for
-    a given seed, process and `num_workers` (each worker batches its own share, so changing
-    `num_workers` changes the batches, and a saved state only fits the same `num_workers`).
+    There is one global stream of examples, independent of the number of processes: the split
+    in a new random order every epoch, each example augmented with a seed of its position in
+    that stream. Its examples are dealt round-robin to the processes (process p reads positions
+    p, p + P, p + 2P, ...), so within an epoch the processes read disjoint examples, and the
+    k-th batches of all processes together hold the k-th `P * batch_size` examples of the
+    stream: with `num_workers` 0 (and no unreadable files), the global batches are the same for
+    any number of processes. The stream is deterministic for a given seed, process count and
+    `num_workers` (each worker batches its own share, so changing `num_workers` changes the
+    batches, and a saved state only fits the same `num_workers` and process count).
     The iterator's `get_state()`/`set_state()` save and restore the position in the stream.
 
     Args:
@@ -198,15 +203,16 @@ def create_train_iterator(
         raise sources.DataSourceError(
             f"{source!r} has fewer images than the {process_count} processes reading it"
         )
-    seed = process_seed(settings.seed, process_index)
-    dataset = grain.MapDataset.source(source)[process_index::process_count]
-    dataset = EpochShuffleMapDataset(dataset, seed=seed).repeat()
+    seed = stream_seed(settings.seed)
+    dataset = EpochShuffleMapDataset(grain.MapDataset.source(source), seed=seed).repeat()
     dataset = dataset.random_map(
         TrainExample(
             settings.image_size, settings.min_crop_scale, settings.flip, settings.max_rotation
         ),
         seed=seed,
     )
+    # Dealt after shuffling and augmentation, so that neither depends on the process count.
+    dataset = dataset[process_index::process_count]
     dataset = dataset.to_iter_dataset(_read_options(settings, batch_size))
     dataset = unreadable.SkipUnreadableIterDataset(dataset)
     dataset = dataset.batch(batch_size, drop_remainder=True)
@@ -253,9 +259,9 @@ def create_eval_dataset(
     return EvalDataset(dataset, num_examples, num_batches, batch_size)
 
 
-def process_seed(seed: int, process_index: int) -> int:
-    """The seed of one process's training stream (order and augmentation), in [0, 2**32)."""
-    return int(np.random.SeedSequence([seed, process_index]).generate_state(1)[0])
+def stream_seed(seed: int) -> int:
+    """The seed of the training stream's order and augmentation, in [0, 2**32)."""
+    return int(np.random.SeedSequence([seed, 0]).generate_state(1)[0])
 
 
 def _read_options(settings: DataSettings, batch_size: int) -> grain.ReadOptions:

@@ -212,3 +212,38 @@ def to_uint8(rgb_float: Any) -> Any:
     xp = _module(rgb_float)
     scaled = xp.round(xp.asarray(rgb_float) * 255.0)
     return xp.clip(scaled, 0, 255).astype(xp.uint8)
+
+
+def lab_to_rgb_keep_lightness(lab: Any, *, iterations: int = 12) -> Any:
+    """CIELAB -> sRGB in [0, 1] that keeps each pixel's L, shrinking its chroma into the gamut.
+
+    `lab_to_rgb` clips out-of-gamut colours channel by channel, which changes their lightness
+    (a too-saturated red at L 30 comes back lighter or darker). Here each pixel's (a, b) is
+    scaled by the largest factor in [0, 1] (found by bisection, to 2^-iterations) whose colour
+    is in the sRGB gamut, so hue and L are kept and only chroma is lost.
+    """
+    xp = _module(lab)
+    lab = _as_float(xp.asarray(lab), xp)
+    lightness, ab = lab[..., :1], lab[..., 1:]
+
+    def in_gamut(scale):
+        linear = _lab_to_linear_rgb(xp.concatenate([lightness, ab * scale], axis=-1), xp)
+        return xp.all((linear >= -1e-6) & (linear <= 1.0 + 1e-6), axis=-1, keepdims=True)
+
+    low = xp.zeros_like(lightness)
+    high = xp.ones_like(lightness)
+    full = in_gamut(high)
+    for _ in range(iterations):
+        middle = (low + high) / 2
+        ok = in_gamut(middle)
+        low, high = xp.where(ok, middle, low), xp.where(ok, high, middle)
+    scale = xp.where(full, 1.0, low)
+    return lab_to_rgb(xp.concatenate([lightness, ab * scale], axis=-1))
+
+
+def _lab_to_linear_rgb(lab: Any, xp) -> Any:
+    """CIELAB -> linear sRGB, unclipped (out-of-gamut colours fall outside [0, 1])."""
+    fy = (lab[..., 0] + 16.0) / 116.0
+    f = xp.stack([lab[..., 1] / 500.0 + fy, fy, fy - lab[..., 2] / 200.0], axis=-1)
+    t = xp.where(f > _LAB_F_THRESHOLD, f**3, (f - _LAB_OFFSET) / _LAB_SLOPE)
+    return _apply_matrix(t * xp.asarray(D65_WHITE, dtype=lab.dtype), RGB_FROM_XYZ, xp)

@@ -12,22 +12,11 @@ from __future__ import annotations
 
 import json
 
-import jax
-import ml_collections
 from absl import app, flags, logging
 from etils import epath
 from ml_collections import config_flags
 
-from colorize_jax import (
-    checkpointing,
-    cli,
-    evaluation,
-    heads,
-    models,
-    reporting,
-    sharding,
-    train,
-)
+from colorize_jax import cli, evaluation, reporting, sharding, trained
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training directory holding checkpoints/ and config.json.")
@@ -38,49 +27,12 @@ flags.DEFINE_string("output_dir", None, "Where to write metrics.json and sheet.p
 flags.mark_flag_as_required("workdir")
 
 
-def load_config(workdir: str, config: ml_collections.ConfigDict | None):
-    """The given config, else the one training saved in `workdir`."""
-    if config is not None:
-        return config
-    path = epath.Path(workdir) / "config.json"
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} not found: pass --config=FILE, or point --workdir at a training directory"
-        )
-    return ml_collections.ConfigDict(json.loads(path.read_text()))
-
-
-def restore_generator(config, workdir: str, mesh, *, step: int | None, which: str = "latest"):
-    """Builds the model of `config` and restores its generator from a checkpoint of `workdir`."""
-    manager = checkpointing.create_manager(workdir, best_metric=config.best_metric, read_only=True)
-    if step is None:
-        step = manager.best_step() if which == "best" else manager.latest_step()
-    if step is None:
-        raise FileNotFoundError(
-            f"no checkpoint in {manager.directory}: train first with colorize_jax.main"
-        )
-    if step not in manager.all_steps():
-        raise FileNotFoundError(
-            f"no checkpoint for step {step} in {manager.directory}; "
-            f"available: {list(manager.all_steps())}"
-        )
-    model = models.create_model(config.model, heads.create(config).num_outputs)
-    abstract = jax.eval_shape(train.make_init_fn(config, model), jax.random.key(0))
-    abstract = jax.tree_util.tree_map(
-        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding.replicated(mesh)),
-        abstract,
-    )
-    state = checkpointing.restore(manager, step, abstract)
-    manager.close()
-    return state, step
-
-
 def _evaluate(
     workdir: str, config, step: int | None, which: str, output_dir: str | None = None
 ) -> epath.Path:
-    config = load_config(workdir, config)
+    config = trained.load_config(workdir, config)
     mesh = sharding.create_mesh()
-    state, step = restore_generator(config, workdir, mesh, step=step, which=which)
+    state, step = trained.restore_generator(config, workdir, mesh, step=step, which=which)
     logging.info("evaluating %s at step %d", workdir, step)
     eval_dataset = evaluation.create_dataset(config, mesh)
     results, _ = evaluation.evaluate_and_write(

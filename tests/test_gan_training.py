@@ -5,14 +5,14 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from colorize_jax import evaluate, sharding, train
+from colorize_jax import sharding, train, trained
 from tests.tiny_training import read_jsonl, tiny_config
 
 
 def _final_networks(workdir, config):
     """{network: (params, batch_stats, opt_state)} of the latest checkpoint, and its step."""
     mesh = sharding.create_mesh()
-    state, step = evaluate.restore_generator(config, str(workdir), mesh, step=None)
+    state, step = trained.restore_generator(config, str(workdir), mesh, step=None)
     networks = {
         name: (network.params, network.batch_stats, network.opt_state)
         for name, network in state.networks.items()

@@ -9,7 +9,7 @@ import jax
 import numpy as np
 import pytest
 
-from colorize_jax import evaluate, sharding, train
+from colorize_jax import sharding, train, trained
 from tests.tiny_training import read_jsonl, tiny_config, train_in_subprocess
 
 
@@ -28,7 +28,7 @@ def test_one_and_eight_devices_agree_at_the_same_global_batch(tmp_path):
 
 def _final_params(workdir, config):
     mesh = sharding.create_mesh()
-    state, step = evaluate.restore_generator(config, str(workdir), mesh, step=None)
+    state, step = trained.restore_generator(config, str(workdir), mesh, step=None)
     return jax.device_get(state.generator.params), step
 
 
@@ -76,6 +76,6 @@ def test_non_finite_loss_stops_and_no_checkpoint_holds_it(tmp_path):
     steps = [int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit()]
     assert max(steps, default=0) < config.num_train_steps
     for step in steps:
-        state, _ = evaluate.restore_generator(config, str(tmp_path), mesh, step=step)
+        state, _ = trained.restore_generator(config, str(tmp_path), mesh, step=step)
         for leaf in jax.tree_util.tree_leaves(jax.device_get(state.generator.params)):
             assert np.all(np.isfinite(leaf)), f"checkpoint {step} holds non-finite parameters"

@@ -2,8 +2,10 @@
 
 Adding a model: write one module defining a Flax Linen class whose constructor takes
 `num_outputs` plus its own hyper-parameters and whose `__call__(x, *, train)` maps an NHWC
-lightness batch to NHWC predictions; then add one line to `MODELS`. A model that can start from
-pretrained weights also gets a line in `PRETRAINED_LOADERS`, read when its `init_from` is set.
+lightness batch to NHWC predictions of the same size (padding inputs to a multiple of its
+`stride` property, which inference uses to pick sizes); then add one line to `MODELS`. A model
+that can start from pretrained weights also gets a line in `PRETRAINED_LOADERS`, read when its
+`init_from` is set.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ variants (e.g. the decode temperatures of a classifier) evaluate that row's chec
 other settings (`colorize_jax.evaluate`), each a line of its own. A row whose evaluation at that
 step already exists is reused, so an interrupted table resumes where it stopped. Rows of the
 classify loss use the ab prior of --ab_prior, or compute OUT/ab_prior.npz from the training
-split first. Writes OUT/table.md and prints it.
+split first. Writes OUT/table.md and prints it, and OUT/sheet.png: scikit-image's sample photos
+(`SHEET_PHOTOS`) colorized by every trained row (plus --sheet_lines), at their training size.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ flags.DEFINE_integer("eval_examples", 1000, "Validation images evaluated (0: all
 flags.DEFINE_string("out", "runs/table", "Directory for the rows' workdirs and table.md.")
 flags.DEFINE_list("only", [], "Names of the rows to run (default: all).")
 flags.DEFINE_string("preset", "cpu", "Preset of every config.")
+flags.DEFINE_list(
+    "sheet_lines", [], "Variant lines (e.g. 'unet_lab_classify T=0.6') added to the sheet."
+)
+flags.DEFINE_integer("sheet_size", 128, "Side of each image of the sheet, in pixels.")
 flags.DEFINE_string(
     "ab_prior", "", "ab prior (.npz) of the classify rows; default OUT/ab_prior.npz."
 )
@@ -275,6 +280,64 @@ def markdown(results: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+SHEET_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "motorcycle_left.png", "rocket.jpg")
+
+
+def sheet_photos(size: int) -> list:
+    """The centre squares of `SHEET_PHOTOS`, resized to `size` px (uint8 RGB)."""
+    import numpy as np
+    import skimage.data
+    from PIL import Image
+
+    folder = os.path.dirname(skimage.data.__file__)
+    images = []
+    for name in SHEET_PHOTOS:
+        with Image.open(os.path.join(folder, name)) as image:
+            image = image.convert("RGB")
+            side = min(image.size)
+            left, top = (image.width - side) // 2, (image.height - side) // 2
+            image = image.crop((left, top, left + side, top + side))
+            images.append(np.asarray(image.resize((size, size), Image.LANCZOS)))
+    return images
+
+
+def write_sheet(columns: dict[str, tuple[str, dict[str, str]]], path: str) -> None:
+    """Colorizes `sheet_photos` with each column's (workdir, overrides) model; writes `path`."""
+    from colorize_jax import colorize, sheets
+    from colorize_jax.colorize import Colorizer
+
+    images = sheet_photos(FLAGS.sheet_size)
+    rows = [[colorize.gray_version(image)] for image in images]
+    for workdir, overrides in columns.values():
+        colorizer = Colorizer(workdir, step=FLAGS.steps, overrides=overrides)
+        for row, image in zip(rows, colorizer.colorize_batch(images), strict=True):
+            row.append(image)
+    for row, image in zip(rows, images, strict=True):
+        row.append(image)
+    titles = ["gray input", *columns, "original"]
+    sheet = sheets.with_column_titles(sheets.grid(rows), titles, cell_width=FLAGS.sheet_size)
+    sheets.write_png(path, sheet)
+    print(f"wrote {path}", flush=True)
+
+
+def sheet_columns(results: dict[str, dict]) -> dict[str, tuple[str, dict[str, str]]]:
+    """{line name: (workdir, config overrides)} of the trained rows and the --sheet_lines."""
+    columns = {}
+    for row in ROWS:
+        workdir = os.path.join(FLAGS.out, workdir_name(row))
+        if row.no_colour or row.name not in results:
+            continue
+        columns[row.name] = (workdir, {})
+        for label, overrides in row.variants:
+            name = f"{variant_base(row.name)} {label}"
+            if name in FLAGS.sheet_lines:
+                columns[name] = (workdir, overrides)
+    missing = sorted(set(FLAGS.sheet_lines) - set(columns))
+    if missing:
+        raise app.UsageError(f"--sheet_lines names no finished line: {missing}")
+    return columns
+
+
 def main(argv: list[str]) -> None:
     del argv
     names = [workdir_name(row) for row in ROWS]
@@ -293,6 +356,7 @@ def main(argv: list[str]) -> None:
         with open(os.path.join(FLAGS.out, "table.md"), "w") as f:
             f.write(table)
     print(table)
+    write_sheet(sheet_columns(results), os.path.join(FLAGS.out, "sheet.png"))
 
 
 if __name__ == "__main__":

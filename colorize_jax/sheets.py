@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
 from etils import epath
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 
 def grid(rows: Sequence[Sequence[np.ndarray]], *, pad: int = 2, fill: int = 255) -> np.ndarray:
@@ -51,3 +52,19 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
     if image.shape[-1] == 1:
         image = np.repeat(image, 3, axis=-1)
     return image
+
+
+def with_column_titles(sheet: np.ndarray, titles: Sequence[str], *, cell_width: int, pad: int = 2):
+    """`sheet` (from `grid`) with a white strip above naming each column (wrapped to fit)."""
+    font = ImageFont.load_default()
+    chars_per_line = max(4, cell_width // 6)  # the default bitmap font is about 6 px wide
+    wrapped = [textwrap.wrap(title, chars_per_line) or [""] for title in titles]
+    line_height = 12
+    strip_height = line_height * max(len(lines) for lines in wrapped) + 2 * pad
+    strip = Image.new("RGB", (sheet.shape[1], strip_height), (255, 255, 255))
+    draw = ImageDraw.Draw(strip)
+    for column, lines in enumerate(wrapped):
+        left = pad + column * (cell_width + pad)
+        for number, line in enumerate(lines):
+            draw.text((left + 2, pad + number * line_height), line, fill=(0, 0, 0), font=font)
+    return np.concatenate([np.asarray(strip), sheet], axis=0)

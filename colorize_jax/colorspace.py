@@ -224,21 +224,34 @@ def lab_to_rgb_keep_lightness(lab: Any, *, iterations: int = 12) -> Any:
     """
     xp = _module(lab)
     lab = _as_float(xp.asarray(lab), xp)
+    if xp is np:  # bisect only the out-of-gamut pixels: most colours need nothing
+        lab = lab.copy()
+        outside = ~_in_gamut(lab, np)
+        if outside.any():
+            lab[outside] = _shrink_chroma(lab[outside], np, iterations)
+        return lab_to_rgb(lab)
+    return lab_to_rgb(_shrink_chroma(lab, xp, iterations))
+
+
+def _in_gamut(lab: Any, xp) -> Any:
+    linear = _lab_to_linear_rgb(lab, xp)
+    return xp.all((linear >= -1e-6) & (linear <= 1.0 + 1e-6), axis=-1)
+
+
+def _shrink_chroma(lab: Any, xp, iterations: int) -> Any:
+    """`lab` with each (a, b) scaled by the largest in-gamut factor in [0, 1] (bisection)."""
     lightness, ab = lab[..., :1], lab[..., 1:]
 
     def in_gamut(scale):
-        linear = _lab_to_linear_rgb(xp.concatenate([lightness, ab * scale], axis=-1), xp)
-        return xp.all((linear >= -1e-6) & (linear <= 1.0 + 1e-6), axis=-1, keepdims=True)
+        return _in_gamut(xp.concatenate([lightness, ab * scale], axis=-1), xp)[..., None]
 
-    low = xp.zeros_like(lightness)
-    high = xp.ones_like(lightness)
+    low, high = xp.zeros_like(lightness), xp.ones_like(lightness)
     full = in_gamut(high)
     for _ in range(iterations):
         middle = (low + high) / 2
         ok = in_gamut(middle)
         low, high = xp.where(ok, middle, low), xp.where(ok, high, middle)
-    scale = xp.where(full, 1.0, low)
-    return lab_to_rgb(xp.concatenate([lightness, ab * scale], axis=-1))
+    return xp.concatenate([lightness, ab * xp.where(full, 1.0, low)], axis=-1)
 
 
 def _lab_to_linear_rgb(lab: Any, xp) -> Any:

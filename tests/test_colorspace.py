@@ -254,3 +254,26 @@ def test_to_uint8_rounds_and_clips(to_array):
     result = colorspace.to_uint8(to_array(values))
     assert result.dtype == np.uint8
     np.testing.assert_array_equal(np.asarray(result), [0, 0, 0, 1, 128, 255, 255, 255])
+
+
+def test_lab_to_rgb_keep_lightness_keeps_l_and_hue_and_leaves_gamut_colours_alone():
+    rng = np.random.default_rng(3)
+    lab = np.concatenate(
+        [rng.uniform(0, 100, (2000, 1)), rng.uniform(-110, 110, (2000, 2))], axis=-1
+    ).astype(np.float32)
+    rgb = colorspace.lab_to_rgb_keep_lightness(lab)
+    back = color.rgb2lab(colorspace.to_uint8(rgb) / 255.0)
+    assert np.abs(back[:, 0] - lab[:, 0]).max() < 0.5  # skimage's L of the 8-bit result
+    clipped_l = color.rgb2lab(np.clip(color.lab2rgb(lab), 0, 1))[:, 0]
+    assert np.abs(clipped_l - lab[:, 0]).max() > 10  # plain clipping does move L
+    chroma = np.hypot(back[:, 1], back[:, 2])
+    hue_error = np.abs(
+        np.angle(
+            np.exp(1j * (np.arctan2(back[:, 2], back[:, 1]) - np.arctan2(lab[:, 2], lab[:, 1])))
+        )
+    )
+    assert np.median(hue_error[chroma > 10]) < 0.05  # radians: the hue is kept
+    inside = np.all((color.lab2rgb(lab) > 0.001) & (color.lab2rgb(lab) < 0.999), axis=-1)
+    np.testing.assert_allclose(rgb[inside], color.lab2rgb(lab)[inside], atol=1e-4)
+    on_device = colorspace.lab_to_rgb_keep_lightness(jnp.asarray(lab))
+    np.testing.assert_allclose(np.asarray(on_device), rgb, atol=1e-4)

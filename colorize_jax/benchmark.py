@@ -1,0 +1,207 @@
+"""Training speed: one JSON line of throughput, FLOPs and MFU, the input pipeline's rate, and
+optionally the PyTorch twin's speed measured alternately in the same run.
+
+  python -m colorize_jax.benchmark --config=configs/bench_unet.py [--config.key=value]
+      [--steps=10] [--rounds=3] [--torch_python=VENV/bin/python]
+
+Fields: compile_s (the jitted train step), step_s (median), images_per_second, flops_per_step
+(XLA's cost analysis of the compiled step), achieved_flops, peak_flops (this run's measured
+float32 matmul rate on CPU; a table of device peaks on GPU/TPU), mfu, pipeline_images_per_second
+(the configured source and workers, without training), pipeline_margin (pipeline rate /
+training rate: 1 means training would wait for data). With --torch_python, the twin
+(--torch_script, by default ../shared/bench/torch_unet_twin.py) runs `--steps` steps between
+each of our --rounds; torch_images_per_second and ratio (ours / twin's) are medians of rounds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import app, flags
+from ml_collections import config_flags
+
+from colorize_jax import cli, data, heads, models, reporting, sharding, train
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file("config", None, "Config file, e.g. configs/bench_unet.py.")
+flags.DEFINE_integer("steps", 10, "Timed train steps per round (after 2 warm-up steps).")
+flags.DEFINE_integer("rounds", 3, "Rounds of ours (and the twin's) steps; medians are reported.")
+flags.DEFINE_integer("pipeline_batches", 30, "Batches read to time the input pipeline (0: skip).")
+flags.DEFINE_string("torch_python", None, "Python of a venv with torch==2.13.0: runs the twin.")
+flags.DEFINE_string(
+    "torch_script", "../shared/bench/torch_unet_twin.py", "The PyTorch twin of the model."
+)
+flags.mark_flag_as_required("config")
+
+# Dense bf16 peak FLOP/s per chip, for MFU on accelerators (CPUs are measured instead).
+DEVICE_PEAK_FLOPS = {
+    "TPU v4": 275e12,
+    "TPU v5 lite": 197e12,
+    "TPU v5e": 197e12,
+    "TPU v5p": 459e12,
+    "TPU v6 lite": 918e12,
+    "NVIDIA A100-SXM4-40GB": 312e12,
+    "NVIDIA A100-SXM4-80GB": 312e12,
+    "NVIDIA H100 80GB HBM3": 989e12,
+    "NVIDIA H200": 989e12,
+}
+
+
+def compiled_train_step(config, mesh):
+    """(compiled step, state, batch, compile seconds, FLOPs per step) on a synthetic batch."""
+    model = models.create_model(config.model, heads.create(config).num_outputs)
+    state = train.create_train_state(config, model, jax.random.key(config.seed), mesh)
+    size = config.data.image_size
+    rng = np.random.default_rng(0)
+    local = sharding.process_batch_size(config.per_device_batch_size, mesh)
+    batch = sharding.to_global_arrays(
+        {
+            "image": rng.integers(0, 256, (local, size, size, 3), dtype=np.uint8),
+            "num_skipped": np.zeros((local,), np.int32),
+        },
+        mesh,
+    )
+    step_fn = jax.jit(
+        train.make_step_fn(config),
+        in_shardings=(sharding.replicated(mesh), sharding.batch_sharded(mesh)),
+        out_shardings=(sharding.replicated(mesh), sharding.replicated(mesh)),
+        donate_argnums=0,
+    )
+    start = time.perf_counter()
+    compiled = step_fn.lower(state, batch).compile()
+    compile_s = time.perf_counter() - start
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, list | tuple) else cost
+    return compiled, state, batch, compile_s, float(cost.get("flops", float("nan")))
+
+
+def time_steps(compiled, state, batch, steps: int):
+    """(state, per-step seconds) of `steps` steps, each waited for."""
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        state, metrics = compiled(state, batch)
+        jax.block_until_ready(metrics)
+        times.append(time.perf_counter() - start)
+    return state, times
+
+
+def matmul_flops(n: int = 2048, repeats: int = 5) -> float:
+    """This machine's float32 matmul FLOP/s (median of `repeats` n x n products)."""
+    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+    b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
+    product = jax.jit(jnp.matmul)
+    product(a, b).block_until_ready()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        product(a, b).block_until_ready()
+        times.append(time.perf_counter() - start)
+    return 2 * n**3 / statistics.median(times)
+
+
+def pipeline_rate(config, batches: int) -> float:
+    """Images/s of the configured training pipeline alone (after its first batch)."""
+    batch_size = config.per_device_batch_size * jax.local_device_count()
+    iterator = data.create_train_iterator(config, batch_size=batch_size)
+    next(iterator)  # starts the workers
+    start = time.perf_counter()
+    for _ in range(batches):
+        next(iterator)
+    return batches * batch_size / (time.perf_counter() - start)
+
+
+def torch_twin(config, steps: int) -> dict:
+    """One run of the PyTorch twin with this config's batch, size, width and depth."""
+    model = config.model
+    command = [
+        FLAGS.torch_python,
+        FLAGS.torch_script,
+        f"--batch={config.per_device_batch_size * jax.device_count()}",
+        f"--size={config.data.image_size}",
+        f"--base={model.base_width}",
+        f"--depth={model.depth}",
+        f"--steps={steps}",
+    ]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def peak_flops() -> tuple[float, str]:
+    """(peak FLOP/s, how it was found): the device table, or a measured matmul on CPU."""
+    kind = jax.devices()[0].device_kind
+    if jax.default_backend() != "cpu":
+        for name, flops in DEVICE_PEAK_FLOPS.items():
+            if kind.startswith(name):
+                return flops * jax.device_count(), f"table: {name} x {jax.device_count()}"
+        return float("nan"), f"unknown device {kind!r}"
+    return matmul_flops(), "measured float32 matmul"
+
+
+def run(config) -> dict:
+    """The benchmark's figures (see the module docstring)."""
+    mesh = sharding.create_mesh()
+    compiled, state, batch, compile_s, flops = compiled_train_step(config, mesh)
+    state, _ = time_steps(compiled, state, batch, 2)  # warm-up
+    ours, twins = [], []
+    for _ in range(FLAGS.rounds):
+        state, times = time_steps(compiled, state, batch, FLAGS.steps)
+        ours.append(statistics.median(times))
+        if FLAGS.torch_python:
+            twins.append(torch_twin(config, FLAGS.steps))
+    step_s = statistics.median(ours)
+    images = config.per_device_batch_size * jax.device_count()
+    peak, peak_source = peak_flops()
+    result = {
+        "config": f"{config.model.name} base {config.model.get('base_width')} depth "
+        f"{config.model.get('depth')}, batch {images} x {config.data.image_size}px, "
+        f"{config.model.get('dtype', 'float32')}",
+        "backend": jax.default_backend(),
+        "devices": jax.device_count(),
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "compile_s": round(compile_s, 2),
+        "step_s": round(step_s, 4),
+        "step_s_rounds": [round(s, 4) for s in ours],
+        "images_per_second": round(images / step_s, 2),
+        "flops_per_step": flops,
+        "achieved_flops": round(flops / step_s),
+        "peak_flops": round(peak),
+        "peak_flops_source": peak_source,
+        "mfu": round(flops / step_s / peak, 4),
+    }
+    if FLAGS.pipeline_batches:
+        rate = pipeline_rate(config, FLAGS.pipeline_batches)
+        result["pipeline_images_per_second"] = round(rate, 1)
+        result["pipeline_margin"] = round(rate / result["images_per_second"], 2)
+    if twins:
+        twin_rates = [t["images_per_second"] for t in twins]
+        result["torch_version"] = twins[0]["framework"]
+        result["torch_params"] = twins[0]["params"]
+        result["torch_images_per_second"] = round(statistics.median(twin_rates), 2)
+        result["torch_images_per_second_rounds"] = [round(r, 2) for r in twin_rates]
+        result["ratio"] = round(
+            statistics.median(images / s / r for s, r in zip(ours, twin_rates, strict=True)), 3
+        )
+    result["params"] = int(sum(np.size(x) for x in jax.tree.leaves(state.generator.params)))
+    return result
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    reporting.quiet_library_logs()
+    with cli.one_line_errors("colorize_jax.benchmark"):
+        if FLAGS.torch_python and not os.path.exists(FLAGS.torch_script):
+            raise FileNotFoundError(f"--torch_script {FLAGS.torch_script} not found")
+        print(json.dumps(run(FLAGS.config)), flush=True)
+
+
+if __name__ == "__main__":
+    app.run(main)

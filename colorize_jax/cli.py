@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
+import importlib.util
+import re
 import traceback
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
-from absl import logging
+from absl import app, logging
 
 from colorize_jax.data import DataSourceError, ImageDecodeError
 
@@ -25,3 +30,87 @@ def one_line_errors(program: str):
         logging.vlog(1, "%s", traceback.format_exc())
         message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         raise SystemExit(f"{program}: error: {message}") from None
+
+
+def config_keys(config: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Every field of a (nested) config by dotted name, sections included."""
+    keys = []
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        keys.append(name)
+        if isinstance(value, Mapping) or hasattr(value, "items"):
+            keys += config_keys(value, name + ".")
+    return keys
+
+
+def unknown_key_message(config: Mapping[str, Any], key: str, flag: str = "config") -> str | None:
+    """None if dotted `key` is a field of `config`; else a message naming the closest fields."""
+    node: Any = config
+    for part in key.split("."):
+        if not hasattr(node, "keys") or part not in node.keys():
+            break
+        node = node[part]
+    else:
+        return None
+    valid = config_keys(config)
+    close = difflib.get_close_matches(key, valid, n=3, cutoff=0.6)
+    if not close:  # e.g. a misspelt section: compare the last part with every field's
+        leaf = key.rsplit(".", 1)[-1]
+        by_leaf = {name.rsplit(".", 1)[-1]: name for name in reversed(valid)}
+        close = [by_leaf[m] for m in difflib.get_close_matches(leaf, list(by_leaf), n=3)]
+    hint = (
+        f"closest valid keys: {', '.join(f'--{flag}.{name}' for name in close)}"
+        if close
+        else f"valid keys include {', '.join(f'--{flag}.{name}' for name in valid[:8])}, ..."
+    )
+    return f"unknown config key --{flag}.{key}; {hint}"
+
+
+def load_config_file(argument: str) -> Any:
+    """The config of a `FILE[:ARG]` argument, as `ml_collections.config_flags` builds it."""
+    path, *arg = argument.split(":", 1)
+    spec = importlib.util.spec_from_file_location("_colorize_jax_config", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config(*arg)
+
+
+def config_flags_parser(program: str, flag: str = "config") -> Callable[[Sequence[str]], Any]:
+    """An `app.run(flags_parser=...)` that answers an unknown `--config.KEY` with one line.
+
+    ml_collections refuses an override of a field the config does not have with a traceback;
+    this names the closest valid keys instead (`program: error: ...`, exit status 1).
+    """
+
+    def parse(argv: Sequence[str]) -> Any:
+        try:
+            return app.parse_flags_with_usage(argv)
+        except (KeyError, AttributeError):
+            message = _unknown_override(argv, flag)
+            if message is None:
+                raise
+            raise SystemExit(f"{program}: error: {message}") from None
+
+    return parse
+
+
+def _unknown_override(argv: Sequence[str], flag: str) -> str | None:
+    file_arg = None
+    overrides = []
+    for arg in argv[1:]:
+        name = arg.split("=", 1)[0]
+        if name in (f"-{flag}", f"--{flag}") and "=" in arg:
+            file_arg = arg.split("=", 1)[1]
+        elif re.match(rf"^--?(no)?{flag}\.", name):
+            overrides.append(name.split(".", 1)[1])
+    if file_arg is None:
+        return None
+    try:
+        config = load_config_file(file_arg)
+    except Exception:  # noqa: BLE001 - the original error is the one to show then
+        return None
+    for key in overrides:
+        message = unknown_key_message(config, key, flag)
+        if message is not None:
+            return message
+    return None

@@ -7,7 +7,6 @@ the input pipeline, checkpoint restore and save, logging, evaluation.
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable, Mapping
 
 import jax
@@ -26,6 +25,8 @@ from colorize_jax import (
     heads,
     losses,
     models,
+    preemption,
+    run_config,
     sharding,
     step_inputs,
 )
@@ -174,26 +175,40 @@ def make_step_fn(config: ml_collections.ConfigDict) -> Callable:
     )
 
 
-def _save_config(config: ml_collections.ConfigDict, workdir: str) -> None:
-    if jax.process_index() == 0:
-        path = epath.Path(workdir) / "config.json"
-        path.write_text(config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
-
-
 def train_and_evaluate(
-    config: ml_collections.ConfigDict, workdir: str, *, stop_after_steps: int | None = None
+    config: ml_collections.ConfigDict,
+    workdir: str,
+    *,
+    stop_after_steps: int | None = None,
+    allow_config_change: bool = False,
 ) -> dict[str, float]:
     """Trains `config`'s model in `workdir`, resuming from its latest checkpoint if any.
 
     `stop_after_steps` ends this invocation early (with a checkpoint) after that many steps, e.g.
     to fit a job's time limit; the learning-rate schedule still follows `num_train_steps`.
-    Returns the last evaluation's metrics (also written to `workdir/eval/metrics.json`).
+    SIGTERM does the same at the next step boundary (see `preemption`). A checkpoint of a
+    structurally different config is refused unless `allow_config_change` (see `run_config`).
+    A non-finite loss, gradient or state stops the run before anything is saved.
+    Returns the last evaluation's metrics (also written to `workdir/eval/metrics.json`); empty
+    when this invocation stopped early without evaluating.
     """
     losses.validate(config.losses)
     gan.validate_config(config)
     head = heads.create(config)
     epath.Path(workdir).mkdir(parents=True, exist_ok=True)
-    _save_config(config, workdir)
+    manager = checkpointing.create_manager(workdir, best_metric=config.best_metric)
+    start_step = manager.latest_step() or 0
+    if start_step:
+        try:
+            changed = run_config.check_resume(
+                config, workdir, start_step, allow_change=allow_config_change
+            )
+        except run_config.ConfigChangedError:
+            manager.close()
+            raise
+        if changed:
+            logging.warning("resuming with a changed model config: %s", "; ".join(changed))
+    run_config.save(config, workdir)
 
     mesh = sharding.create_mesh()
     model = models.create_model(config.model, head.num_outputs)
@@ -214,8 +229,6 @@ def train_and_evaluate(
     )
     eval_dataset = evaluation.create_dataset(config, mesh)
 
-    manager = checkpointing.create_manager(workdir, best_metric=config.best_metric)
-    start_step = manager.latest_step() or 0
     if start_step:
         logging.info("resuming from the checkpoint at step %d in %s", start_step, workdir)
         state = checkpointing.restore(
@@ -249,38 +262,54 @@ def train_and_evaluate(
     pending: list[dict[str, jax.Array]] = []
     results: dict[str, float] = {}
     skipped_files = 0
-    try:
-        for step in range(start_step + 1, end_step + 1):
-            batch = sharding.to_global_arrays(next(train_iter), mesh)
-            state, step_metrics = step_fn(state, batch)
-            pending.append(step_metrics)
-            if step == start_step + 1:
-                reporter.start(step)  # throughput figures exclude compilation
-            is_last = step == end_step
-            do_eval = step % config.eval_every_steps == 0 or step == config.num_train_steps
-            do_save = do_eval or is_last or step % config.checkpoint_every_steps == 0
-            if step % config.log_every_steps == 0 or do_save:
-                # Checked before every save, so a non-finite state never reaches a checkpoint.
-                summary, skipped = _summarize(pending, step)
-                skipped_files += skipped
-                pending = []
-                shown = {k: v for k, v in summary.items() if k.startswith("loss")}
-                timing = reporter.progress(step, shown, examples_per_step=examples_per_step)
-                reporter.scalars(
-                    step, {**summary, **timing, "skipped_files": skipped_files}, "train/"
+    preempted_at = None
+    with preemption.PreemptionWatch() as watch:
+        try:
+            for step in range(start_step + 1, end_step + 1):
+                batch = sharding.to_global_arrays(next(train_iter), mesh)
+                state, step_metrics = step_fn(state, batch)
+                pending.append(step_metrics)
+                if step == start_step + 1:
+                    reporter.start(step)  # throughput figures exclude compilation
+                if watch.should_stop(step):
+                    preempted_at = step
+                is_last = step == end_step or preempted_at is not None
+                do_eval = preempted_at is None and (
+                    step % config.eval_every_steps == 0 or step == config.num_train_steps
                 )
-            if do_eval:
-                results = run_eval(state, step)
-                reporter.start(step)  # evaluation time is not training time
-            if do_save:
-                checkpointing.save(
-                    manager, step, state, train_iter, metrics=results if do_eval else None
-                )
-    finally:
-        manager.wait_until_finished()
-        manager.close()
-        if hasattr(train_iter, "close"):
-            train_iter.close()  # stops grain's worker processes
+                do_save = do_eval or is_last or step % config.checkpoint_every_steps == 0
+                if step % config.log_every_steps == 0 or do_save:
+                    # Checked before every save, so a non-finite state never reaches a checkpoint.
+                    summary, skipped = _summarize(pending, step)
+                    skipped_files += skipped
+                    pending = []
+                    shown = {k: v for k, v in summary.items() if k.startswith("loss")}
+                    timing = reporter.progress(step, shown, examples_per_step=examples_per_step)
+                    reporter.scalars(
+                        step, {**summary, **timing, "skipped_files": skipped_files}, "train/"
+                    )
+                if do_eval:
+                    results = run_eval(state, step)
+                    reporter.start(step)  # evaluation time is not training time
+                if do_save:
+                    _check_finite_state(state, step)
+                    checkpointing.save(
+                        manager, step, state, train_iter, metrics=results if do_eval else None
+                    )
+                if preempted_at is not None:
+                    break
+        finally:
+            manager.wait_until_finished()
+            manager.close()
+            if hasattr(train_iter, "close"):
+                train_iter.close()  # stops grain's worker processes
+    if preempted_at is not None:
+        logging.warning(
+            "preempted: saved the checkpoint at step %d; run the same command to resume",
+            preempted_at,
+        )
+        reporter.close()
+        return results
     if not results and end_step == config.num_train_steps:
         results = run_eval(state, int(state.step))  # nothing left to train: evaluate what is here
     reporter.close()
@@ -299,17 +328,46 @@ def _evaluate_and_report(eval_dataset, mesh, config, workdir, reporter, state, s
 
 
 def _summarize(pending: list[dict[str, jax.Array]], step: int) -> tuple[dict[str, float], int]:
-    """Means of the pending step metrics (and the summed skipped-file count); checks finiteness."""
+    """Means of the pending step metrics (of the steps up to `step`) and the skipped-file count.
+
+    Raises FloatingPointError naming the first step whose loss or gradient norm is not finite.
+    """
     fetched = jax.device_get(pending)
+    first = step - len(fetched) + 1
+    for offset, metrics in enumerate(fetched):
+        bad = [
+            name
+            for name, value in metrics.items()
+            if name.startswith(("loss", "grad_norm")) and not np.all(np.isfinite(value))
+        ]
+        if bad:
+            raise FloatingPointError(
+                f"non-finite {' and '.join(bad)} at step {first + offset} (found by step "
+                f"{step}); stopped without saving, the last checkpoint is kept unchanged. "
+                "Lower config.learning_rate or set config.grad_clip_norm."
+            )
     skipped = int(sum(m["num_skipped"] for m in fetched))
     summary = {
         key: float(np.mean([m[key] for m in fetched])) for key in fetched[0] if key != "num_skipped"
     }
-    watched = [name for name in summary if name.startswith(("loss", "grad_norm"))]
-    bad = [name for name in watched if not math.isfinite(summary[name])]
-    if bad:
-        raise FloatingPointError(
-            f"non-finite {' and '.join(bad)} by step {step}; the last checkpoint is kept "
-            "unchanged. Lower config.learning_rate or set config.grad_clip_norm."
-        )
     return summary, skipped
+
+
+@jax.jit
+def _all_finite(state: TrainState) -> jax.Array:
+    leaves = [
+        jnp.all(jnp.isfinite(leaf))
+        for leaf in jax.tree_util.tree_leaves(state)
+        if jnp.issubdtype(leaf.dtype, jnp.inexact)
+    ]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+
+
+def _check_finite_state(state: TrainState, step: int) -> None:
+    """Raises FloatingPointError if any parameter, statistic or optimizer value is not finite."""
+    if not bool(_all_finite(state)):
+        raise FloatingPointError(
+            f"non-finite values in the train state at step {step} (parameters, batch statistics "
+            "or optimizer state); stopped without saving, the last checkpoint is kept unchanged. "
+            "Lower config.learning_rate or set config.grad_clip_norm."
+        )

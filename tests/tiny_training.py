@@ -17,6 +17,22 @@ import sys
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+# What `tiny_config` changes in the demo preset, by dotted config name.
+TINY_FIELDS = {
+    "data.image_size": 32,
+    "model.depth": 2,
+    "model.base_width": 8,
+    "per_device_batch_size": 4,
+    "eval_per_device_batch_size": 4,
+    "num_train_steps": 4,
+    "warmup_steps": 1,
+    "log_every_steps": 1,
+    "eval_every_steps": 4,
+    "checkpoint_every_steps": 2,
+    "num_sheet_images": 2,
+}
+
+
 def tiny_config(experiment: str = "unet_lab", **overrides):
     """The demo preset of configs/`experiment`.py shrunk to seconds.
 
@@ -24,21 +40,10 @@ def tiny_config(experiment: str = "unet_lab", **overrides):
     of width 8.
     """
     config = importlib.import_module(f"configs.{experiment}").get_config("demo")
-    config.data.image_size = 32
-    config.model.depth = 2
-    config.model.base_width = 8
     if config.get("discriminator"):
         config.discriminator.model.num_layers = 2
         config.discriminator.model.base_width = 8
-    config.per_device_batch_size = 4
-    config.eval_per_device_batch_size = 4
-    config.num_train_steps = 4
-    config.warmup_steps = 1
-    config.log_every_steps = 1
-    config.eval_every_steps = 4
-    config.checkpoint_every_steps = 2
-    config.num_sheet_images = 2
-    for key, value in overrides.items():
+    for key, value in {**TINY_FIELDS, **overrides}.items():
         target = config
         *parents, leaf = key.split(".")
         for parent in parents:
@@ -47,9 +52,50 @@ def tiny_config(experiment: str = "unet_lab", **overrides):
     return config
 
 
+def tiny_flags(experiment: str = "unet_lab", **overrides) -> list[str]:
+    """`colorize_jax.main`'s --config flags for `tiny_config(experiment, **overrides)`."""
+    fields = {**TINY_FIELDS, **overrides}
+    return [f"--config=configs/{experiment}.py:demo"] + [
+        f"--config.{key}={json.dumps(value)}" for key, value in fields.items()
+    ]
+
+
+def final_state(workdir, config, step=None):
+    """The train state of `workdir`'s latest checkpoint (or `step`'s), on the host; and its step."""
+    import jax
+
+    from colorize_jax import checkpointing, heads, models, sharding, train
+
+    manager = checkpointing.create_manager(str(workdir), read_only=True)
+    step = manager.latest_step() if step is None else step
+    model = models.create_model(config.model, heads.create(config).num_outputs)
+    replicated = sharding.replicated(sharding.create_mesh())
+    abstract = jax.tree_util.tree_map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=replicated),
+        jax.eval_shape(train.make_init_fn(config, model), jax.random.key(0)),
+    )
+    state = checkpointing.restore(manager, step, abstract)
+    manager.close()
+    return jax.device_get(state), step
+
+
 def read_jsonl(path) -> list[dict]:
     with open(path) as f:
         return [json.loads(line) for line in f]
+
+
+def subprocess_env(devices: int) -> dict[str, str]:
+    """The environment of a training subprocess on `devices` host CPU devices."""
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+    env["PYTHONPATH"] = REPO
+    return env
+
+
+def start_training(workdir, *, devices: int, per_device_batch: int, args=(), **popen):
+    """Starts this script's tiny training in a subprocess; returns the `subprocess.Popen`."""
+    command = [sys.executable, "tests/tiny_training.py", str(workdir), str(per_device_batch)]
+    return subprocess.Popen([*command, *args], cwd=REPO, env=subprocess_env(devices), **popen)
 
 
 def train_in_subprocess(workdir, *, devices: int, per_device_batch: int, args=()) -> dict:
@@ -57,13 +103,10 @@ def train_in_subprocess(workdir, *, devices: int, per_device_batch: int, args=()
 
     `args` are further KEY=VALUE arguments of the script (overrides, `experiment=NAME`).
     """
-    env = dict(os.environ)
-    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
-    env["PYTHONPATH"] = REPO
     subprocess.run(
         [sys.executable, "tests/tiny_training.py", str(workdir), str(per_device_batch), *args],
         cwd=REPO,
-        env=env,
+        env=subprocess_env(devices),
         check=True,
         capture_output=True,
         timeout=600,

@@ -38,6 +38,7 @@ from absl import flags
 
 from colorize_jax.data import sources, transforms, unreadable
 from colorize_jax.data.decode import ImageDecodeError, open_rgb
+from colorize_jax.data.process_share import ProcessShareMapDataset
 from colorize_jax.data.shuffle import EpochShuffleMapDataset
 
 
@@ -176,10 +177,9 @@ def create_train_iterator(
 
     There is one global stream of examples, independent of the number of processes: the split
     in a new random order every epoch, each example augmented with a seed of its position in
-    that stream. Its examples are dealt round-robin to the processes (process p reads positions
-    p, p + P, p + 2P, ...), so within an epoch the processes read disjoint examples, and the
-    k-th batches of all processes together hold the k-th `P * batch_size` examples of the
-    stream: with `num_workers` 0 (and no unreadable files), the global batches are the same for
+    that stream. Process p's k-th batch is the p-th slice of the stream's k-th global batch
+    (see `process_share`), so within an epoch the processes read disjoint examples, and with
+    `num_workers` 0 (and no unreadable files) the global batches, in order, are the same for
     any number of processes. The stream is deterministic for a given seed, process count and
     `num_workers` (each worker batches its own share, so changing `num_workers` changes the
     batches, and a saved state only fits the same `num_workers` and process count).
@@ -211,8 +211,10 @@ def create_train_iterator(
         ),
         seed=seed,
     )
-    # Dealt after shuffling and augmentation, so that neither depends on the process count.
-    dataset = dataset[process_index::process_count]
+    # Shared out after shuffling and augmentation, so that neither depends on the process count.
+    dataset = ProcessShareMapDataset(
+        dataset, batch_size=batch_size, process_index=process_index, process_count=process_count
+    )
     dataset = dataset.to_iter_dataset(_read_options(settings, batch_size))
     dataset = unreadable.SkipUnreadableIterDataset(dataset)
     dataset = dataset.batch(batch_size, drop_remainder=True)

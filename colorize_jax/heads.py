@@ -118,11 +118,11 @@ class Head:
         Each pixel's term is weighted by the class weight of its nearest bin, as in the paper.
         """
         ab = targets.astype(jnp.float32) * colorspace.LAB_AB_SCALE
-        indices, weights = ab_bins.soft_encode(
+        soft_targets, nearest = ab_bins.soft_encode(
             ab, self.centers, num_nearest=self.num_nearest, sigma=self.sigma
         )
-        pixel_weights = jnp.asarray(self.class_weights)[indices[..., 0]]
-        return losses.classify(logits, indices, weights, pixel_weights)
+        pixel_weights = jnp.asarray(self.class_weights)[nearest]
+        return losses.classify(logits, soft_targets, pixel_weights)
 
     def loss(
         self, weights: Mapping[str, float], outputs: jax.Array, targets: jax.Array

@@ -43,20 +43,14 @@ LOSS_TERMS: dict[str, LossTerm] = {
 }
 
 
-def classify(
-    logits: jax.Array,
-    soft_indices: jax.Array,
-    soft_weights: jax.Array,
-    pixel_weights: jax.Array,
-) -> jax.Array:
+def classify(logits: jax.Array, soft_targets: jax.Array, pixel_weights: jax.Array) -> jax.Array:
     """Rebalanced cross-entropy against soft class targets, averaged over pixels.
 
-    `logits` (..., Q); the target of each pixel is `soft_weights` (..., K) on the classes
-    `soft_indices` (..., K) (zero elsewhere); `pixel_weights` (...) scales each pixel's term.
+    `logits` and `soft_targets` (..., Q), the targets summing to 1 over Q (see
+    `ab_bins.soft_encode`); `pixel_weights` (...) scales each pixel's term.
     """
     log_probabilities = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
-    picked = jnp.take_along_axis(log_probabilities, soft_indices, axis=-1)
-    cross_entropy = -jnp.sum(soft_weights * picked, axis=-1)
+    cross_entropy = -jnp.sum(jax.lax.stop_gradient(soft_targets) * log_probabilities, axis=-1)
     return jnp.mean(pixel_weights * cross_entropy)
 
 

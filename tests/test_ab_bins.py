@@ -40,26 +40,33 @@ def test_a_far_out_of_gamut_cell_is_not_a_bin(centers):
 
 
 def test_soft_encoding_matches_a_hand_computation(centers):
-    indices, weights = ab_bins.soft_encode(jnp.asarray([[3.0, 4.0]]), centers)
+    targets, nearest = ab_bins.soft_encode(jnp.asarray([[3.0, 4.0]]), centers)
     # The five nearest grid centres of (3, 4) and their squared distances, by hand.
-    nearest = [(0, 0), (0, 10), (10, 0), (10, 10), (-10, 0)]
+    bins = [(0, 0), (0, 10), (10, 0), (10, 10), (-10, 0)]
     squared = np.array([25.0, 45.0, 65.0, 85.0, 185.0])
-    np.testing.assert_array_equal(centers[np.asarray(indices[0])], nearest)
+    indices = [int(np.flatnonzero(np.all(centers == b, axis=-1))[0]) for b in bins]
     expected = np.exp(-squared / 50.0)
-    np.testing.assert_allclose(weights[0], expected / expected.sum(), rtol=1e-5)
-    assert float(weights.sum()) == pytest.approx(1.0, abs=1e-6)
-    assert int(np.argmax(weights[0])) == 0
+    np.testing.assert_allclose(
+        np.asarray(targets[0])[indices], expected / expected.sum(), rtol=1e-5
+    )
+    assert np.count_nonzero(targets[0]) == 5
+    assert float(targets.sum()) == pytest.approx(1.0, abs=1e-6)
+    assert int(nearest[0]) == indices[0]
 
 
 def test_soft_encoding_of_random_ab_sums_to_one_over_five_bins(centers):
     ab = np.random.default_rng(0).uniform(-80, 80, (7, 2)).astype(np.float32)
-    indices, weights = ab_bins.soft_encode(jnp.asarray(ab), centers)
-    assert indices.shape == weights.shape == (7, 5)
-    np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-6)
-    assert np.all(np.asarray(weights) > 0) and np.all(np.diff(weights, axis=-1) <= 0)
-    # The first index is the nearest bin, by a brute-force NumPy search.
+    targets, nearest = ab_bins.soft_encode(jnp.asarray(ab), centers)
+    assert targets.shape == (7, len(centers)) and nearest.shape == (7,)
+    np.testing.assert_allclose(targets.sum(-1), 1.0, rtol=1e-6)
+    assert np.all(np.count_nonzero(np.asarray(targets), axis=-1) == 5)
+    # The weighted bins are the five nearest, by a brute-force NumPy search, nearest heaviest.
     squared = ((ab[:, None, :] - centers[None]) ** 2).sum(-1)
-    np.testing.assert_array_equal(indices[:, 0], squared.argmin(-1))
+    order = np.argsort(squared, axis=-1)[:, :5]
+    np.testing.assert_array_equal(np.sort(np.flatnonzero(targets[0])), np.sort(order[0]))
+    weights = np.take_along_axis(np.asarray(targets), order, axis=-1)
+    assert np.all(weights > 0) and np.all(np.diff(weights, axis=-1) <= 0)
+    np.testing.assert_array_equal(nearest, squared.argmin(-1))
     np.testing.assert_array_equal(ab_bins.nearest_bin(jnp.asarray(ab), centers), squared.argmin(-1))
 
 
@@ -107,10 +114,8 @@ def test_classify_loss_against_numpy_cross_entropy(centers):
     logits = rng.normal(0, 1, (2, 3, 3, q)).astype(np.float32)
     ab = rng.uniform(-60, 60, (2, 3, 3, 2)).astype(np.float32)
     class_weights = rng.uniform(0.5, 2.0, q).astype(np.float32)
-    indices, weights = ab_bins.soft_encode(jnp.asarray(ab), centers)
-    got = losses.classify(
-        jnp.asarray(logits), indices, weights, jnp.asarray(class_weights)[indices[..., 0]]
-    )
+    targets, nearest = ab_bins.soft_encode(jnp.asarray(ab), centers)
+    got = losses.classify(jnp.asarray(logits), targets, jnp.asarray(class_weights)[nearest])
     # NumPy: a dense soft target over all Q bins, log-softmax, weight of the nearest bin.
     flat_ab, flat_logits = ab.reshape(-1, 2).astype(np.float64), logits.reshape(-1, q)
     total = 0.0

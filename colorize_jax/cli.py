@@ -33,13 +33,14 @@ def one_line_errors(program: str):
 
 
 def config_keys(config: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """Every field of a (nested) config by dotted name, sections included."""
+    """Every field of a (nested) config by dotted name (the fields of sections, not sections)."""
     keys = []
     for key, value in config.items():
         name = f"{prefix}{key}"
-        keys.append(name)
         if isinstance(value, Mapping) or hasattr(value, "items"):
             keys += config_keys(value, name + ".")
+        else:
+            keys.append(name)
     return keys
 
 

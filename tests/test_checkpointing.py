@@ -28,3 +28,23 @@ def test_keeps_the_latest_and_the_best(tmp_path):
     assert manager.latest_step() == 4
     assert sorted(manager.all_steps()) == [2, 4]
     manager.close()
+
+
+def test_a_checkpoint_being_written_is_never_taken_as_the_latest(tmp_path):
+    state = {"w": jnp.arange(4.0)}
+    manager = checkpointing.create_manager(str(tmp_path))
+    checkpointing.save(manager, 1, state)
+    manager.close()
+    # What a kill during the save of step 2 leaves: orbax writes each step into a temporary
+    # directory and gives it the step's name only once complete.
+    partial = tmp_path / "checkpoints/2.orbax-checkpoint-tmp/state"
+    partial.mkdir(parents=True)
+    (partial / "_METADATA").write_text('{"tree_metadata": {"w"')
+    manager = checkpointing.create_manager(str(tmp_path))
+    assert manager.latest_step() == 1 and list(manager.all_steps()) == [1]
+    restored = checkpointing.restore(manager, 1, checkpointing.abstract_like(state))
+    np.testing.assert_array_equal(restored["w"], state["w"])
+    checkpointing.save(manager, 2, {"w": jnp.full((4,), 2.0)})  # the step is saved again
+    manager.wait_until_finished()
+    assert manager.latest_step() == 2
+    manager.close()

@@ -9,7 +9,7 @@ import jax
 import numpy as np
 import pytest
 
-from colorize_jax import sharding, train, trained
+from colorize_jax import heads, models, sharding, train, trained
 from tests.tiny_training import read_jsonl, tiny_config, train_in_subprocess
 
 
@@ -79,3 +79,30 @@ def test_non_finite_loss_stops_and_no_checkpoint_holds_it(tmp_path):
         state, _ = trained.restore_generator(config, str(tmp_path), mesh, step=step)
         for leaf in jax.tree_util.tree_leaves(jax.device_get(state.generator.params)):
             assert np.all(np.isfinite(leaf)), f"checkpoint {step} holds non-finite parameters"
+
+
+def test_a_non_finite_gradient_is_named_with_its_step():
+    def metrics(loss, grad_norm):
+        return {"loss": np.float32(loss), "grad_norm": np.float32(grad_norm), "num_skipped": 0}
+
+    pending = [metrics(0.5, 1.0), metrics(0.4, np.inf), metrics(np.nan, np.nan)]
+    with pytest.raises(
+        FloatingPointError, match=r"non-finite grad_norm at step 6 \(found by step 7\)"
+    ):
+        train._summarize(pending, 7)
+    summary, _ = train._summarize(pending[:1], 5)
+    assert summary == {"loss": 0.5, "grad_norm": 1.0}
+
+
+def test_a_non_finite_state_is_never_saved():
+    config = tiny_config()
+    mesh = sharding.create_mesh()
+    model = models.create_model(config.model, heads.create(config).num_outputs)
+    state = train.create_train_state(config, model, jax.random.key(0), mesh)
+    train._check_finite_state(state, 3)  # finite: no error
+    params = jax.tree_util.tree_map(
+        lambda x: x.at[(0,) * x.ndim].set(np.inf), state.generator.params
+    )
+    broken = state.replace_network("generator", state.generator.replace(params=params))
+    with pytest.raises(FloatingPointError, match="non-finite values in the train state at step 3"):
+        train._check_finite_state(broken, 3)

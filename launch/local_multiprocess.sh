@@ -59,8 +59,11 @@ for ((i = 0; i < num_processes; i++)); do
   pids+=($!)
 done
 
-# Wait for all; on the first failure stop the others (they would wait for it until a timeout).
+# Wait for all. On the first failure stop the others, which would otherwise wait for the failed
+# one until a timeout: SIGTERM, then SIGKILL after a grace period (a multi-process checkpoint
+# needs every process, so they cannot save one without it).
 status=0
+kill_at=""
 running=("${pids[@]}")
 while [[ ${#running[@]} -gt 0 ]]; do
   still=()
@@ -75,9 +78,15 @@ while [[ ${#running[@]} -gt 0 ]]; do
       status=$code
       echo "local_multiprocess.sh: a process exited with status $code; stopping the others" >&2
       stop_all
+      kill_at=$((SECONDS + ${STOP_GRACE_SECONDS:-10}))
     fi
   done
   running=("${still[@]+"${still[@]}"}")
+  if [[ -n $kill_at && $SECONDS -ge $kill_at ]]; then
+    for pid in "${running[@]+"${running[@]}"}"; do
+      kill -KILL "$pid" 2>/dev/null || true
+    done
+  fi
   [[ ${#running[@]} -eq 0 ]] || sleep 0.2
 done
 exit "$status"

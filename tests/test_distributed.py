@@ -129,14 +129,15 @@ def test_explicit_flags_go_together_and_are_checked():
     assert not settings().validate().explicit
 
 
-def test_cluster_detection_from_the_environment():
+def test_cluster_detection_from_the_environment(monkeypatch):
     slurm = {"SLURM_JOB_ID": "17", "SLURM_PROCID": "1", "SLURM_NTASKS": "4"}
     assert distributed.detect_cluster(slurm, tpu_vm=False) == "slurm"
     assert distributed.detect_cluster({**slurm, "SLURM_NTASKS": "1"}, tpu_vm=False) is None
     assert distributed.detect_cluster({"SLURM_JOB_ID": "17"}, tpu_vm=False) is None  # salloc
     assert distributed.detect_cluster({}, tpu_vm=True) == "cloud_tpu"
     assert distributed.detect_cluster({}, tpu_vm=False) is None
-    assert not distributed.running_on_tpu_vm()  # this machine: one process, nothing to join
+    monkeypatch.setattr(distributed, "running_on_tpu_vm", lambda: False)
+    # One machine: nothing to join (a call to jax.distributed.initialize would fail here).
     assert distributed.initialize(distributed.ProcessSettings(), environ={}) == "none"
 
 

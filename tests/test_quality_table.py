@@ -29,8 +29,8 @@ def write_run(workdir, metrics, *, step=7, params=1000, speeds=(4.0, 6.0)):
 
 
 def metrics(psnr):
-    keys = [key for _, key, _ in quality_table.COLUMNS]
-    return {key: psnr if key == "psnr" else 0.5 for key in keys}
+    keys = [key for _, key, _ in quality_table.COLUMNS if key != "colorfulness_gap"]
+    return {key: psnr if key == "psnr" else 0.5 for key in keys} | {"colorfulness": 30.0}
 
 
 def test_rows_have_distinct_workdirs_and_variants_drop_the_default_decode():
@@ -54,6 +54,7 @@ def test_finished_rows_and_variants_are_reused_and_tabulated(table_flags, monkey
 
     assert list(lines) == ["toy T=0.38", "toy T=1.0"]
     assert lines["toy T=1.0"]["psnr"] == 23.0 and lines["toy T=1.0"]["params"] == 1000
+    assert lines["toy T=1.0"]["colorfulness_gap"] == 29.5  # |30 - 0.5|, of the means
     table = quality_table.markdown(lines).splitlines()
     assert table[2].startswith("| toy T=0.38 | 0.00M | 5.0 | 2.5 | 21.00 |")
     assert table[3].startswith("| toy T=1.0 | 0.00M | 5.0 | 2.5 | 23.00 |")

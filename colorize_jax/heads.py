@@ -24,6 +24,11 @@ config.classify fields:
   rebalance_lambda  0.5: mix of the prior with the uniform distribution (1: no rebalancing).
   decode            "annealed_mean", "mode", "mean" or "regression": the prediction evaluated.
   temperature       0.38: temperature of the annealed mean.
+  decode_unbiased   False: divide the class weights out of the predicted distribution before
+                    decoding. The rebalanced loss fits p(q | x) * w(q) (up to normalization),
+                    which favours rare, saturated bins; dividing by w recovers an estimate of
+                    p(q | x) itself, whose mean is the MSE-optimal colour and whose annealing
+                    then sharpens only where the network is confident.
 """
 
 from __future__ import annotations
@@ -74,6 +79,7 @@ class Head:
     rebalance_lambda: float = 0.5
     decode: str = "annealed_mean"
     temperature: float = 0.38
+    decode_unbiased: bool = False
 
     @property
     def centers(self) -> np.ndarray:
@@ -149,7 +155,10 @@ class Head:
         parts = self.split(outputs)
         if not self.classify or self.decode == "regression":
             return parts["regression"]
-        ab = ab_bins.decode(parts["logits"], self.centers, self.decode, self.temperature)
+        logits = parts["logits"]
+        if self.decode_unbiased:
+            logits = logits.astype(jnp.float32) - jnp.log(jnp.asarray(self.class_weights))
+        ab = ab_bins.decode(logits, self.centers, self.decode, self.temperature)
         return ab / colorspace.LAB_AB_SCALE
 
 
@@ -201,4 +210,5 @@ def create(config: Any) -> Head:
         rebalance_lambda=float(settings.get("rebalance_lambda", 0.5)),
         decode=decode,
         temperature=float(settings.get("temperature", 0.38)),
+        decode_unbiased=bool(settings.get("decode_unbiased", False)),
     )

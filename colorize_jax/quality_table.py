@@ -93,6 +93,11 @@ def config_flags_load(path: str, preset: str):
 TEMPERATURE_SWEEP = tuple(
     (f"T={t}", {"classify.temperature": t}) for t in ("0.1", "0.2", "0.6", "1.0")
 ) + (("mode", {"classify.decode": "mode"}),)
+# The same decodes with the rebalancing divided out of the predicted distribution (heads).
+UNBIASED_SWEEP = tuple(
+    (f"unbiased T={t}", {"classify.decode_unbiased": "true", "classify.temperature": t})
+    for t in ("0.2", "0.38", "0.6", "1.0")
+)
 
 ROWS = (
     Row("no colour", "configs/unet_lab.py", no_colour=True),
@@ -100,14 +105,16 @@ ROWS = (
     Row(
         "unet_lab_classify T=0.38",
         "configs/unet_lab_classify.py",
-        variants=TEMPERATURE_SWEEP,
+        variants=TEMPERATURE_SWEEP + UNBIASED_SWEEP,
         uses_prior=True,
     ),
     Row(
         "unet_lab_classify + L1 T=0.38",
         "configs/unet_lab_classify.py",
         {"losses.l1": "1"},
-        variants=TEMPERATURE_SWEEP + (("regression", {"classify.decode": "regression"}),),
+        variants=TEMPERATURE_SWEEP
+        + UNBIASED_SWEEP
+        + (("regression", {"classify.decode": "regression"}),),
         uses_prior=True,
     ),
     Row("unet_lab (MSE)", "configs/unet_lab.py", {"losses.l1": "0", "losses.mse": "1"}),

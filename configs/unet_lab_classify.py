@@ -43,4 +43,5 @@ def get_config(preset: str = ""):
     config.classify.rebalance_lambda = 0.5  # Prior mixed with uniform; 1: no rebalancing.
     config.classify.decode = "annealed_mean"  # Or "mode", "mean", "regression".
     config.classify.temperature = 0.38  # Of the annealed mean.
+    config.classify.decode_unbiased = False  # Divide the class weights out before decoding.
     return presets.apply_preset(config, preset)

@@ -101,3 +101,33 @@ def test_classify_and_l1_training_decreases_the_loss():
     classify = [h["loss_classify"] for h in history]
     assert np.all(np.diff(classify) < 0) and classify[-1] < 0.95 * classify[0]
     assert last["loss_l1"] < first["loss_l1"]
+
+
+def test_unbiased_decoding_divides_the_class_weights_out(tmp_path):
+    centers = ab_bins.bin_centers(10.0)
+    distribution = np.random.default_rng(4).dirichlet(np.full(len(centers), 0.3))
+    prior = tmp_path / "prior.npz"
+    ab_bins.save_prior(
+        str(prior),
+        {
+            "distribution": distribution,
+            "counts": distribution * 1000,
+            "centers": centers,
+            "grid_size": np.float64(10.0),
+            "num_images": np.int64(3),
+        },
+    )
+    config = tiny_config("unet_lab_classify")
+    config.classify.prior_path = str(prior)
+    config.classify.decode = "mean"
+    config.classify.decode_unbiased = True
+    head = heads.create(config)
+    logits = np.random.default_rng(5).normal(0, 2, (3, len(centers))).astype(np.float32)
+    # NumPy: the softmax divided by the class weights, renormalized; its expectation over bins.
+    weights = head.class_weights
+    p = np.exp(logits - logits.max(-1, keepdims=True)) / weights
+    expected = (p / p.sum(-1, keepdims=True)) @ centers / 110.0
+    np.testing.assert_allclose(head.predict(jnp.asarray(logits)), expected, rtol=1e-4, atol=1e-5)
+    assert np.ptp(weights) > 1.0  # a non-uniform prior: the correction does something
+    config.classify.decode_unbiased = False
+    assert np.abs(heads.create(config).predict(jnp.asarray(logits)) - expected).max() > 1e-3

@@ -204,4 +204,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=cli.config_flags_parser("colorize_jax.benchmark"))

@@ -97,6 +97,16 @@ TEMPERATURE_SWEEP = tuple(
 UNBIASED_SWEEP = tuple(
     (f"unbiased T={t}", {"classify.decode_unbiased": "true", "classify.temperature": t})
     for t in ("0.2", "0.38", "0.6", "1.0")
+) + tuple(
+    (
+        f"{'unbiased ' if unbiased else ''}chroma_mean T={t}",
+        {
+            "classify.decode": "chroma_mean",
+            "classify.decode_unbiased": unbiased,
+            "classify.temperature": t,
+        },
+    )
+    for unbiased, t in (("false", "1.0"), ("true", "1.0"), ("true", "0.6"))
 )
 
 ROWS = (

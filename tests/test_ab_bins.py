@@ -136,3 +136,29 @@ def test_bin_counts_skip_masked_values(centers):
     origin = int(np.flatnonzero(np.all(centers == 0, axis=-1))[0])
     assert float(counts.sum()) == 2.0 and float(counts[origin]) == 2.0
     assert counts.dtype == jnp.float32
+
+
+def test_chroma_mean_keeps_the_means_hue_at_the_expected_chroma(centers):
+    logits = np.random.default_rng(6).normal(0, 2, (5, len(centers))).astype(np.float32)
+    p = np.exp(logits / 0.5 - (logits / 0.5).max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    mean = p @ centers.astype(np.float64)
+    chroma = p @ np.hypot(centers[:, 0], centers[:, 1])
+    expected = mean / np.maximum(np.hypot(mean[:, 0], mean[:, 1]), 1.0)[:, None] * chroma[:, None]
+    got = ab_bins.decode(jnp.asarray(logits), centers, "chroma_mean", 0.5)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-3)
+    # Two opposite bins equally likely: the mean is gray, so there is no hue to scale up.
+    a, b = (
+        np.flatnonzero(np.all(centers == [30, 0], -1))[0],
+        np.flatnonzero(np.all(centers == [-30, 0], -1))[0],
+    )
+    two = np.full((1, len(centers)), -1e9, np.float32)
+    two[0, [a, b]] = 0.0
+    np.testing.assert_allclose(
+        ab_bins.chroma_mean(jnp.asarray(two), centers), [[0.0, 0.0]], atol=1e-3
+    )
+    one = np.full((1, len(centers)), -1e9, np.float32)
+    one[0, a] = 0.0  # a single bin: its centre, like every decode
+    np.testing.assert_allclose(
+        ab_bins.chroma_mean(jnp.asarray(one), centers), [[30.0, 0.0]], atol=1e-3
+    )

@@ -45,8 +45,20 @@ def format_duration(seconds: float) -> str:
 class Reporter:
     """Writes scalars and images to TensorBoard and progress lines to the log."""
 
-    def __init__(self, workdir: str | None, *, total_steps: int, enabled: bool = True):
-        """Writes to `workdir/tensorboard/` and appends scalars to `workdir/metrics.jsonl`."""
+    def __init__(
+        self,
+        workdir: str | None,
+        *,
+        total_steps: int,
+        enabled: bool = True,
+        resume_step: int | None = None,
+    ):
+        """Writes to `workdir/tensorboard/` and appends scalars to `workdir/metrics.jsonl`.
+
+        `resume_step`: the checkpoint step a run resumes from. What an earlier run logged after
+        it (steps it trained but lost to a kill, which this run trains again) is dropped from
+        both, so each step appears once.
+        """
         self._enabled = enabled
         self._total_steps = total_steps
         self._writer = None
@@ -54,8 +66,14 @@ class Reporter:
         if enabled and workdir is not None:
             from tensorboardX import SummaryWriter  # imported lazily: only process 0 needs it
 
-            self._writer = SummaryWriter(logdir=os.path.join(workdir, "tensorboard"), flush_secs=30)
-            self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")  # noqa: SIM115
+            purge = {"purge_step": resume_step + 1} if resume_step is not None else {}
+            self._writer = SummaryWriter(
+                logdir=os.path.join(workdir, "tensorboard"), flush_secs=30, **purge
+            )
+            path = os.path.join(workdir, "metrics.jsonl")
+            if resume_step is not None:
+                _drop_rows_after(path, resume_step)
+            self._jsonl = open(path, "a")  # noqa: SIM115
         self._last_time: float | None = None
         self._last_step: int | None = None
 
@@ -114,6 +132,20 @@ class Reporter:
         if self._writer is not None:
             self._writer.close()
             self._jsonl.close()
+
+
+def _drop_rows_after(path: str, step: int) -> None:
+    """Rewrites the metrics.jsonl at `path` without its rows of steps after `step`."""
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        lines = [line for line in f if line.strip()]
+    kept = [line for line in lines if json.loads(line).get("step", 0) <= step]
+    if len(kept) == len(lines):
+        return
+    with open(path + ".tmp", "w") as f:
+        f.writelines(kept)
+    os.replace(path + ".tmp", path)
 
 
 class Progress:

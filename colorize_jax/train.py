@@ -248,6 +248,7 @@ def train_and_evaluate(
         workdir,
         total_steps=config.num_train_steps,
         enabled=jax.process_index() == 0,
+        resume_step=start_step,
     )
     num_params = {"num_params": count_params(state.generator.params)}
     if "discriminator" in state.networks:

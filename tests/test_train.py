@@ -106,3 +106,16 @@ def test_a_non_finite_state_is_never_saved():
     broken = state.replace_network("generator", state.generator.replace(params=params))
     with pytest.raises(FloatingPointError, match="non-finite values in the train state at step 3"):
         train._check_finite_state(broken, 3)
+
+
+def test_a_resumed_reporter_drops_what_the_killed_run_logged_after_its_checkpoint(tmp_path):
+    from colorize_jax.reporting import Reporter
+
+    rows = [{"step": step, "train/loss": 1.0 / step} for step in range(1, 6)]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    reporter = Reporter(str(tmp_path), total_steps=10, resume_step=3)
+    reporter.scalars(4, {"loss": 0.5}, prefix="train/")
+    reporter.close()
+    logged = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
+    assert [r["step"] for r in logged] == [1, 2, 3, 4]
+    assert logged[-1]["train/loss"] == 0.5

@@ -102,11 +102,11 @@ UNBIASED_SWEEP = tuple(
         f"{'unbiased ' if unbiased else ''}chroma_mean T={t}",
         {
             "classify.decode": "chroma_mean",
-            "classify.decode_unbiased": unbiased,
+            "classify.decode_unbiased": str(unbiased).lower(),
             "classify.temperature": t,
         },
     )
-    for unbiased, t in (("false", "1.0"), ("true", "1.0"), ("true", "0.6"))
+    for unbiased, t in ((False, "1.0"), (True, "1.0"), (True, "0.6"))
 )
 
 ROWS = (

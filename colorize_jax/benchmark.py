@@ -30,15 +30,24 @@ from ml_collections import config_flags
 from colorize_jax import cli, data, heads, models, reporting, sharding, train
 
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file("config", None, "Config file, e.g. configs/bench_unet.py.")
-flags.DEFINE_integer("steps", 10, "Timed train steps per round (after 2 warm-up steps).")
-flags.DEFINE_integer("rounds", 3, "Rounds of ours (and the twin's) steps; medians are reported.")
-flags.DEFINE_integer("pipeline_batches", 30, "Batches read to time the input pipeline (0: skip).")
-flags.DEFINE_string("torch_python", None, "Python of a venv with torch==2.13.0: runs the twin.")
-flags.DEFINE_string(
-    "torch_script", "../shared/bench/torch_unet_twin.py", "The PyTorch twin of the model."
-)
-flags.mark_flag_as_required("config")
+
+
+def define_flags() -> None:
+    """The command line's flags; defined when run as a program, so that importing is free."""
+    config_flags.DEFINE_config_file("config", None, "Config file, e.g. configs/bench_unet.py.")
+    flags.DEFINE_integer("steps", 10, "Timed train steps per round (after 2 warm-up steps).")
+    flags.DEFINE_integer(
+        "rounds", 3, "Rounds of ours (and the twin's) steps; medians are reported."
+    )
+    flags.DEFINE_integer(
+        "pipeline_batches", 30, "Batches read to time the input pipeline (0: skip)."
+    )
+    flags.DEFINE_string("torch_python", None, "Python of a venv with torch==2.13.0: runs the twin.")
+    flags.DEFINE_string(
+        "torch_script", "../shared/bench/torch_unet_twin.py", "The PyTorch twin of the model."
+    )
+    flags.mark_flag_as_required("config")
+
 
 # Dense bf16 peak FLOP/s per chip, for MFU on accelerators (CPUs are measured instead).
 DEVICE_PEAK_FLOPS = {
@@ -204,4 +213,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main, flags_parser=cli.config_flags_parser("colorize_jax.benchmark"))

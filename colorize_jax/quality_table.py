@@ -25,20 +25,24 @@ from dataclasses import dataclass, field
 from absl import app, flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("source", None, "Data source of every row, e.g. folder:PATH.")
-flags.DEFINE_integer("steps", 60, "Training steps of every row.")
-flags.DEFINE_integer("eval_examples", 1000, "Validation images evaluated (0: all).")
-flags.DEFINE_string("out", "runs/table", "Directory for the rows' workdirs and table.md.")
-flags.DEFINE_list("only", [], "Names of the rows to run (default: all).")
-flags.DEFINE_string("preset", "cpu", "Preset of every config.")
-flags.DEFINE_list(
-    "sheet_lines", [], "Variant lines (e.g. 'unet_lab_classify T=0.6') added to the sheet."
-)
-flags.DEFINE_integer("sheet_size", 128, "Side of each image of the sheet, in pixels.")
-flags.DEFINE_string(
-    "ab_prior", "", "ab prior (.npz) of the classify rows; default OUT/ab_prior.npz."
-)
-flags.mark_flag_as_required("source")
+
+
+def define_flags() -> None:
+    """The command line's flags; defined when run as a program, so that importing is free."""
+    flags.DEFINE_string("source", None, "Data source of every row, e.g. folder:PATH.")
+    flags.DEFINE_integer("steps", 60, "Training steps of every row.")
+    flags.DEFINE_integer("eval_examples", 1000, "Validation images evaluated (0: all).")
+    flags.DEFINE_string("out", "runs/table", "Directory for the rows' workdirs and table.md.")
+    flags.DEFINE_list("only", [], "Names of the rows to run (default: all).")
+    flags.DEFINE_string("preset", "cpu", "Preset of every config.")
+    flags.DEFINE_list(
+        "sheet_lines", [], "Variant lines (e.g. 'unet_lab_classify T=0.6') added to the sheet."
+    )
+    flags.DEFINE_integer("sheet_size", 128, "Side of each image of the sheet, in pixels.")
+    flags.DEFINE_string(
+        "ab_prior", "", "ab prior (.npz) of the classify rows; default OUT/ab_prior.npz."
+    )
+    flags.mark_flag_as_required("source")
 
 
 @dataclass(frozen=True)
@@ -379,4 +383,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

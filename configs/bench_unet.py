@@ -6,7 +6,9 @@ clipping); batch 16 of 64x64, float32, so that it does the same work as the PyTo
 Run:
   python -m colorize_jax.benchmark --config=configs/bench_unet.py \
       --torch_python=TORCH_VENV/bin/python
-Presets (":PRESET"): "" (this machine's CPU) / gpu / tpu (bfloat16 compute, larger batch).
+  python -m colorize_jax.main --config=configs/bench_unet.py --workdir=runs/bench_unet  # trains it
+Presets (":PRESET"): "" / cpu / demo (float32, batch 16, as the twin), gpu / tpu (bfloat16
+compute with float32 parameters and loss, batch 64 per device).
 """
 
 from colorize_jax import presets
@@ -26,6 +28,6 @@ def get_config(preset: str = ""):
     if preset in ("gpu", "tpu"):
         config.model.dtype = "bfloat16"  # float32 parameters and loss
         config.per_device_batch_size = 64
-    elif preset:
-        raise ValueError(f"unknown preset {preset!r} of bench_unet: use '', gpu or tpu")
+    elif preset not in ("", "cpu", "demo"):
+        raise ValueError(f"unknown preset {preset!r} of bench_unet: use '', cpu, demo, gpu or tpu")
     return config

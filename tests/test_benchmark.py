@@ -41,7 +41,7 @@ def test_bench_config_builds_the_twins_network():
     assert {k: v for k, v in config.losses.items() if v} == {"l1": 1.0}
     assert config.weight_decay == 0 and config.grad_clip_norm == 0
     with pytest.raises(ValueError, match="unknown preset"):
-        bench_unet.get_config("cpu")
+        bench_unet.get_config("laptop")
 
 
 def test_flops_of_the_compiled_step_match_a_hand_count_of_the_convolutions():

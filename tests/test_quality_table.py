@@ -11,6 +11,8 @@ from colorize_jax import quality_table
 
 @pytest.fixture()
 def table_flags(tmp_path):
+    if "sheet_size" not in quality_table.FLAGS:
+        quality_table.define_flags()
     quality_table.FLAGS(["quality_table", "--source=demo", f"--out={tmp_path}", "--steps=7"])
     yield tmp_path
     quality_table.FLAGS.unparse_flags()

@@ -232,7 +232,9 @@ def test_nogan_schedule_freezes_one_network_per_phase(setup):
                 after["generator"].opt_state, reference.generator.opt_state, rtol=1e-3, atol=1e-7
             )
         elif i < 4:
-            assert g_same and not d_same, f"step {i}: only the discriminator trains"
+            assert g_same and not d_same, (
+                f"step {i}: only the discriminator trains {g_same} {d_same}"
+            )
         else:
             assert not g_same and not d_same, f"step {i}: both train"
         states.append(new_state)

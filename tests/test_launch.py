@@ -56,11 +56,16 @@ def test_local_multiprocess_names_what_is_missing(args, message):
 
 def test_local_multiprocess_gives_each_process_its_id_and_stops_all_on_a_failure():
     show = 'echo "$XLA_FLAGS $JAX_PLATFORMS $*"'
-    result = _run("local_multiprocess.sh", "3", "2", "--port=4321", "--", "bash", "-c", show, "x")
+    own = "--xla_dump_to=/nonexistent"  # the caller's XLA_FLAGS are kept, the device count added
+    result = _run(
+        "local_multiprocess.sh",
+        *("3", "2", "--port=4321", "--", "bash", "-c", show, "x"),
+        env={"XLA_FLAGS": own},
+    )
     assert result.returncode == 0, result.stderr
     for i in range(3):
         expected = (
-            f"[{i}]  --xla_force_host_platform_device_count=2 cpu "
+            f"[{i}] {own} --xla_force_host_platform_device_count=2 cpu "
             f"--coordinator_address=127.0.0.1:4321 --num_processes=3 --process_id={i}"
         )
         assert expected in result.stdout.splitlines()

@@ -1,11 +1,13 @@
 """Tests of the model registry and the U-Net."""
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from colorize_jax import models
+from colorize_jax.models import layers
 from colorize_jax.train_state import count_params
 from tests.model_fitting import fit_losses
 
@@ -87,3 +89,38 @@ def test_unknown_norm_is_a_clear_error():
 def test_unknown_model_field_is_named():
     with pytest.raises(ValueError, match="does not take: base_widht.*base_width"):
         models.create_model({"name": "unet", "base_widht": 8}, num_outputs=2)
+
+
+@pytest.mark.parametrize("shape", [(2, 8, 6, 3), (1, 7, 5, 2)])
+def test_max_pool_2x2_matches_flax_and_its_gradient(shape):
+    x = jax.random.normal(jax.random.key(0), shape)
+    np.testing.assert_array_equal(
+        np.asarray(layers.max_pool_2x2(x)), np.asarray(nn.max_pool(x, (2, 2), strides=(2, 2)))
+    )
+
+    def grad(pool):
+        return jax.grad(lambda x: jnp.sum(jnp.sin(pool(x))))(x)
+
+    np.testing.assert_allclose(
+        np.asarray(grad(layers.max_pool_2x2)),
+        np.asarray(grad(lambda x: nn.max_pool(x, (2, 2), strides=(2, 2)))),
+        rtol=1e-6,
+    )
+
+
+def test_max_pool_2x2_gradient_is_finite_with_ties_in_unoptimized_builds():
+    """Windows of equal values (ReLU's zeros) once made the gradient NaN in XLA:CPU at -O0."""
+    x = jax.nn.relu(jax.random.normal(jax.random.key(1), (2, 8, 8, 4)))
+    x = x.at[:, :4].set(0.0)  # whole windows of ties
+
+    def loss(x):
+        return jnp.sum(layers.max_pool_2x2(x) * jnp.arange(1.0, 5.0))
+
+    grad = jax.grad(loss)
+    unoptimized = models.compile_init(grad, x)(x)
+    optimized = jax.jit(grad)(x)
+    assert np.all(np.isfinite(np.asarray(unoptimized)))
+    np.testing.assert_allclose(np.asarray(unoptimized), np.asarray(optimized), rtol=1e-6)
+    # Each window passes its whole gradient on, shared among tied maxima.
+    window_sums = np.asarray(optimized).reshape(2, 4, 2, 4, 2, 4).sum(axis=(2, 4))
+    np.testing.assert_allclose(window_sums, np.broadcast_to(np.arange(1.0, 5.0), window_sums.shape))

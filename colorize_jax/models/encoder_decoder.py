@@ -62,7 +62,7 @@ class EncoderDecoder(nn.Module):
         for level in range(self.depth):
             x = nn.Conv(self._width(level), (3, 3), use_bias=use_bias, dtype=dtype)(x)
             x = nn.relu(norm()(x) if norm else x)
-            x = nn.max_pool(x, (2, 2), strides=(2, 2))
+            x = layers.max_pool_2x2(x)
         for level in reversed(range(self.depth)):
             kernel = (self.up_kernel, self.up_kernel)
             x = nn.ConvTranspose(

@@ -16,6 +16,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from colorize_jax.models.batch_norm import BatchNorm
+
 NORMS = ("batch", "instance", "none")
 
 
@@ -81,7 +83,7 @@ class PatchGAN(nn.Module):
 
     def _norm(self, train: bool) -> nn.Module:
         if self.norm == "batch":
-            return nn.BatchNorm(
+            return BatchNorm(
                 use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=self.dtype
             )
         return nn.InstanceNorm(epsilon=1e-5, dtype=self.dtype)

@@ -17,6 +17,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from colorize_jax.models.batch_norm import BatchNorm
+
 # BasicBlocks per stage: torchvision's resnet18 and resnet34.
 BLOCKS_PER_STAGE = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
 
@@ -37,7 +39,7 @@ class BasicBlock(nn.Module):
     def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
         conv = functools.partial(nn.Conv, use_bias=False, dtype=self.dtype)
         norm = functools.partial(
-            nn.BatchNorm,
+            BatchNorm,
             use_running_average=not train,
             momentum=0.9,
             epsilon=1e-5,
@@ -86,7 +88,7 @@ class ResNetEncoder(nn.Module):
             dtype=self.dtype,
             name="conv1",
         )(x)
-        x = nn.BatchNorm(
+        x = BatchNorm(
             use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=self.dtype, name="bn1"
         )(x)
         x = nn.relu(x)

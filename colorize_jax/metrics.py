@@ -21,6 +21,7 @@ from colorize_jax import colorspace
 
 PSNR_CAP_DB = 100.0
 SSIM_WINDOW = 7
+AUC_TOLERANCE = 1e-3  # ab units; 8-bit sRGB steps are ~100x larger
 AUC_MAX_THRESHOLD = 150
 
 
@@ -161,11 +162,13 @@ def auc_ab_from_lab(pred_lab: jax.Array, truth_lab: jax.Array) -> jax.Array:
 
     The share of pixels whose ab distance is <= t, averaged over the integer thresholds
     t = 0, 1, ..., 150. A pixel at distance d passes the thresholds ceil(d)..150, so its share
-    is max(151 - ceil(d), 0) / 151: no (pixels x thresholds) array is built.
+    is max(151 - ceil(d), 0) / 151: no (pixels x thresholds) array is built. Distances within
+    `AUC_TOLERANCE` of an integer count as that integer: rounding noise of the two colour
+    conversions (XLA may fuse them differently) must not fail an exact match at t = 0.
     """
     distance = jnp.linalg.norm(pred_lab[..., 1:] - truth_lab[..., 1:], axis=-1)
     num_thresholds = AUC_MAX_THRESHOLD + 1
-    passed = jnp.clip(num_thresholds - jnp.ceil(distance), 0.0, num_thresholds)
+    passed = jnp.clip(num_thresholds - jnp.ceil(distance - AUC_TOLERANCE), 0.0, num_thresholds)
     return _per_image_mean(passed) / num_thresholds
 
 

@@ -22,8 +22,9 @@ config.classify fields:
                     "" trains with uniform class weights (and logs a warning).
   prior_sigma       5.0: Gaussian smoothing of that distribution, in ab units.
   rebalance_lambda  0.5: mix of the prior with the uniform distribution (1: no rebalancing).
-  decode            "annealed_mean", "mode", "mean" or "regression": the prediction evaluated.
-  temperature       0.38: temperature of the annealed mean.
+  decode            "annealed_mean", "mode", "mean", "chroma_mean" or "regression": the
+                    prediction evaluated (see ab_bins.decode).
+  temperature       0.38: temperature of the annealed mean (and of chroma_mean).
   decode_unbiased   False: divide the class weights out of the predicted distribution before
                     decoding. The rebalanced loss fits p(q | x) * w(q) (up to normalization),
                     which favours rare, saturated bins; dividing by w recovers an estimate of

@@ -41,7 +41,7 @@ def get_config(preset: str = ""):
     config.classify.prior_path = ""  # .npz from colorize_jax.ab_prior; "": no rebalancing.
     config.classify.prior_sigma = 5.0  # Smoothing of the prior (ab units).
     config.classify.rebalance_lambda = 0.5  # Prior mixed with uniform; 1: no rebalancing.
-    config.classify.decode = "annealed_mean"  # Or "mode", "mean", "regression".
+    config.classify.decode = "annealed_mean"  # Or "mode", "mean", "chroma_mean", "regression".
     config.classify.temperature = 0.38  # Of the annealed mean.
     config.classify.decode_unbiased = False  # Divide the class weights out before decoding.
     return presets.apply_preset(config, preset)

@@ -52,9 +52,8 @@ def normalize_batch(
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """(normalized float32 x * scale + bias, batch mean, biased batch variance) over all but
     the last axis of `x`."""
-    mean, var = _statistics(x)
-    y = (x.astype(jnp.float32) - mean) * jax.lax.rsqrt(var + epsilon) * scale + bias
-    return y, mean, var
+    outputs, _ = _normalize_batch_forward(x, scale, bias, epsilon)
+    return outputs
 
 
 def _normalize_batch_forward(x, scale, bias, epsilon):

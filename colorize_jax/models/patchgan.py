@@ -16,7 +16,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from colorize_jax.models.batch_norm import BatchNorm
+from colorize_jax.models import layers
 
 NORMS = ("batch", "instance", "none")
 
@@ -83,7 +83,5 @@ class PatchGAN(nn.Module):
 
     def _norm(self, train: bool) -> nn.Module:
         if self.norm == "batch":
-            return BatchNorm(
-                use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=self.dtype
-            )
+            return layers.make_norm("batch", train=train, dtype=self.dtype)()
         return nn.InstanceNorm(epsilon=1e-5, dtype=self.dtype)

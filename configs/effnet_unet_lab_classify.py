@@ -1,0 +1,36 @@
+"""EfficientNet-Lite0 encoder (ImageNet weights) + U-Net decoder: colour classification + L1.
+
+One network, two predictions: logits over the in-gamut ab bins trained with the rebalanced
+soft cross-entropy of Zhang et al. (2016), as configs/unet_lab_classify.py, plus two regressed
+ab channels trained with L1. `classify.decode` picks what is evaluated: the annealed mean of
+the logits (vivid; `classify.temperature`) or `regression` (the L1 channels: accurate, muted).
+Everything else as configs/effnet_unet_lab.py.
+Run:
+  python -m colorize_jax.ab_prior --config=configs/effnet_unet_lab_classify.py:cpu \\
+      --config.data.source=folder:PATH --output=runs/ab_prior.npz
+  python -m colorize_jax.main --config=configs/effnet_unet_lab_classify.py:cpu \\
+      --config.data.source=folder:PATH --config.classify.prior_path=runs/ab_prior.npz \\
+      --workdir=runs/effnet_unet_lab_classify
+Presets (":PRESET"): "" / gpu / tpu (256 px, bfloat16), cpu (128 px, float32), demo (offline).
+"""
+
+import importlib.util
+import os
+
+
+def _sibling(name: str):
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def get_config(preset: str = ""):
+    config = _sibling("effnet_unet_lab").get_config(preset)
+    classify = _sibling("unet_lab_classify").get_config(preset)
+    config.classify = classify.classify
+    config.model.output_activation = "linear"  # logits; colorize_jax.heads applies tanh to ab
+    config.losses = classify.losses
+    config.losses.l1 = 1.0
+    return config

@@ -2,15 +2,17 @@
 optionally the PyTorch twin's speed measured alternately in the same run.
 
   python -m colorize_jax.benchmark --config=configs/bench_unet.py [--config.key=value]
-      [--steps=10] [--rounds=3] [--torch_python=VENV/bin/python]
+      [--steps=10] [--rounds=3] [--torch_python=VENV/bin/python [--twin=effnet_unet]]
 
 Fields: compile_s (the jitted train step), step_s (median), images_per_second, flops_per_step
 (XLA's cost analysis of the compiled step), achieved_flops, peak_flops (this run's measured
 float32 matmul rate on CPU; a table of device peaks on GPU/TPU), mfu, pipeline_images_per_second
 (the configured source and workers, without training), pipeline_margin (pipeline rate /
-training rate: 1 means training would wait for data). With --torch_python, the twin
-(--torch_script, by default ../shared/bench/torch_unet_twin.py) runs `--steps` steps between
-each of our --rounds; torch_images_per_second and ratio (ours / twin's) are medians of rounds.
+training rate: 1 means training would wait for data). With --torch_python, the PyTorch twin of
+the config's model (`TWINS`: ../shared/bench/torch_unet_twin.py for configs/bench_unet.py,
+torch_effnet_unet_twin.py for configs/bench_effnet_unet.py; --twin or --torch_script choose
+another; --twin_channels_last its channels-last mode) runs `--steps` steps between each of our
+--rounds; torch_images_per_second and ratio (ours / twin's) are medians of rounds.
 """
 
 from __future__ import annotations
@@ -44,8 +46,10 @@ def define_flags() -> None:
     )
     flags.DEFINE_string("torch_python", None, "Python of a venv with torch==2.13.0: runs the twin.")
     flags.DEFINE_string(
-        "torch_script", "../shared/bench/torch_unet_twin.py", "The PyTorch twin of the model."
+        "twin", None, f"PyTorch twin: {', '.join(TWINS)} (default: by config.model.name)."
     )
+    flags.DEFINE_string("torch_script", None, "Path of the twin's script (default: TWINS').")
+    flags.DEFINE_bool("twin_channels_last", False, "Run the twin in its channels-last mode.")
     flags.mark_flag_as_required("config")
 
 
@@ -127,17 +131,40 @@ def pipeline_rate(config, batches: int) -> float:
     return batches * batch_size / (time.perf_counter() - start)
 
 
+# Twin name -> (its script in ../shared/bench, its network's flags from our config).
+TWINS = {
+    "unet": (
+        "torch_unet_twin.py",
+        lambda model: [f"--base={model.base_width}", f"--depth={model.depth}"],
+    ),
+    "effnet_unet": ("torch_effnet_unet_twin.py", lambda model: []),
+}
+SHARED_BENCH = "../shared/bench"
+
+
+def twin_name(config) -> str:
+    """--twin, else the twin of the config's model; a clear error when there is none."""
+    name = FLAGS.twin or config.model.name
+    if name not in TWINS:
+        raise ValueError(f"no PyTorch twin {name!r}: use --twin= one of {', '.join(TWINS)}")
+    return name
+
+
+def twin_script(config) -> str:
+    """--torch_script, else the script of `twin_name` in ../shared/bench."""
+    return FLAGS.torch_script or os.path.join(SHARED_BENCH, TWINS[twin_name(config)][0])
+
+
 def torch_twin(config, steps: int) -> dict:
-    """One run of the PyTorch twin with this config's batch, size, width and depth."""
-    model = config.model
+    """One run of the PyTorch twin with this config's batch, size (and width and depth)."""
     command = [
         FLAGS.torch_python,
-        FLAGS.torch_script,
+        twin_script(config),
         f"--batch={config.per_device_batch_size * jax.device_count()}",
         f"--size={config.data.image_size}",
-        f"--base={model.base_width}",
-        f"--depth={model.depth}",
+        *TWINS[twin_name(config)][1](config.model),
         f"--steps={steps}",
+        *(["--channels_last"] if FLAGS.twin_channels_last else []),
     ]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     return json.loads(output.strip().splitlines()[-1])
@@ -152,6 +179,13 @@ def peak_flops() -> tuple[float, str]:
                 return flops * jax.device_count(), f"table: {name} x {jax.device_count()}"
         return float("nan"), f"unknown device {kind!r}"
     return matmul_flops(), "measured float32 matmul"
+
+
+def describe(model) -> str:
+    """The benchmarked network in a few words."""
+    if model.name == "effnet_unet":
+        return f"effnet_unet {model.variant} decoder {tuple(model.decoder_widths)}"
+    return f"{model.name} base {model.get('base_width')} depth {model.get('depth')}"
 
 
 def run(config) -> dict:
@@ -169,8 +203,7 @@ def run(config) -> dict:
     images = config.per_device_batch_size * jax.device_count()
     peak, peak_source = peak_flops()
     result = {
-        "config": f"{config.model.name} base {config.model.get('base_width')} depth "
-        f"{config.model.get('depth')}, batch {images} x {config.data.image_size}px, "
+        "config": f"{describe(config.model)}, batch {images} x {config.data.image_size}px, "
         f"{config.model.get('dtype', 'float32')}",
         "backend": jax.default_backend(),
         "devices": jax.device_count(),
@@ -191,6 +224,7 @@ def run(config) -> dict:
         result["pipeline_margin"] = round(rate / result["images_per_second"], 2)
     if twins:
         twin_rates = [t["images_per_second"] for t in twins]
+        result["twin"] = twin_name(config) + (" channels_last" if FLAGS.twin_channels_last else "")
         result["torch_version"] = twins[0]["framework"]
         result["torch_params"] = twins[0]["params"]
         result["torch_images_per_second"] = round(statistics.median(twin_rates), 2)
@@ -207,8 +241,10 @@ def main(argv: list[str]) -> None:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     reporting.quiet_library_logs()
     with cli.one_line_errors("colorize_jax.benchmark"):
-        if FLAGS.torch_python and not os.path.exists(FLAGS.torch_script):
-            raise FileNotFoundError(f"--torch_script {FLAGS.torch_script} not found")
+        if FLAGS.torch_python and not os.path.exists(twin_script(FLAGS.config)):
+            raise FileNotFoundError(
+                f"the twin's script {twin_script(FLAGS.config)} was not found; give --torch_script"
+            )
         print(json.dumps(run(FLAGS.config)), flush=True)
 
 

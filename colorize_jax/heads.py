@@ -81,6 +81,7 @@ class Head:
     decode: str = "annealed_mean"
     temperature: float = 0.38
     decode_unbiased: bool = False
+    chroma_gain: float = 1.0  # the prediction's chroma multiplied by it (a decode setting)
 
     @property
     def centers(self) -> np.ndarray:
@@ -151,6 +152,9 @@ class Head:
 
     def predict(self, outputs: jax.Array) -> jax.Array:
         """The colour target (scaled as `colorspace.encode`'s targets) that `outputs` predict."""
+        return scale_chroma(self._decode(outputs), self.space, self.chroma_gain)
+
+    def _decode(self, outputs: jax.Array) -> jax.Array:
         if not self.classify and self.regression_activation == "linear":
             return outputs
         parts = self.split(outputs)
@@ -163,18 +167,37 @@ class Head:
         return ab / colorspace.LAB_AB_SCALE
 
 
+def scale_chroma(targets: jax.Array, space: str, gain: float) -> jax.Array:
+    """Colour targets with their chroma multiplied by `gain`, clipped to the targets' [-1, 1].
+
+    ab (lab) and UV (yuv) are chroma themselves; RGB is scaled about its luma. Regression to
+    the mean makes predictions gray: a gain above 1 trades accuracy for colourfulness (the
+    frontier the README's tables trace).
+    """
+    if gain == 1.0:
+        return targets
+    if space == "rgb":
+        weights = jnp.asarray(colorspace.YUV_FROM_RGB[0], targets.dtype)
+        luma = jnp.sum(targets * weights, axis=-1, keepdims=True)
+        return jnp.clip(luma + gain * (targets - luma), -1.0, 1.0)
+    return jnp.clip(targets * gain, -1.0, 1.0)
+
+
 def create(config: Any) -> Head:
     """The head of `config` (see the module docstring); raises ValueError on a bad combination."""
     space = config.data.color_space
     weights = dict(config.losses)
     channels = colorspace.target_channels(space)
     settings = config.get("classify")
+    chroma_gain = float(config.get("decode_chroma_gain", 1.0))
+    if chroma_gain <= 0:
+        raise ValueError(f"config.decode_chroma_gain must be positive, not {chroma_gain}")
     if not settings:
         if weights.get("classify"):
             raise ValueError(
                 "loss term 'classify' needs config.classify (see configs/unet_lab_classify.py)"
             )
-        return Head(space=space, regression_channels=channels)
+        return Head(space=space, regression_channels=channels, chroma_gain=chroma_gain)
     classify = bool(weights.get("classify"))
     decode = settings.get("decode", "annealed_mean")
     regress = decode == "regression" or any(
@@ -212,4 +235,5 @@ def create(config: Any) -> Head:
         decode=decode,
         temperature=float(settings.get("temperature", 0.38)),
         decode_unbiased=bool(settings.get("decode_unbiased", False)),
+        chroma_gain=chroma_gain,
     )

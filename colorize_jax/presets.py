@@ -56,6 +56,7 @@ def base_config() -> ml_collections.ConfigDict:
     config.eval_every_steps = 5_000  # Full validation pass, metrics.json and image sheet.
     config.checkpoint_every_steps = 1_000  # Also saved at every evaluation and at the end.
     config.best_metric = "psnr"  # Validation metric that picks the "best" checkpoint.
+    config.decode_chroma_gain = 1.0  # Predicted chroma x this in evaluation and colorize.
     config.num_sheet_images = 8  # Validation images shown in the sheet.
     return config
 

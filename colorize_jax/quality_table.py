@@ -113,6 +113,12 @@ UNBIASED_SWEEP = tuple(
     for unbiased, t in ((False, "1.0"), (True, "1.0"), (True, "0.6"))
 )
 
+# A regression's prediction with its chroma multiplied (heads.scale_chroma): the frontier
+# between accuracy and colourfulness, on one checkpoint.
+CHROMA_GAIN_SWEEP = tuple(
+    (f"chroma x{g}", {"decode_chroma_gain": g}) for g in ("1.3", "1.6", "2.0")
+)
+
 ROWS = (
     Row("no colour", "configs/unet_lab.py", no_colour=True),
     Row("unet_lab", "configs/unet_lab.py"),
@@ -139,6 +145,31 @@ ROWS = (
     Row("resnet34_unet_lab", "configs/resnet34_unet_lab.py"),
     Row("unet_attention_lab", "configs/unet_attention_lab.py"),
     Row("pix2pix_lab", "configs/pix2pix_lab.py"),
+    # The pretrained EfficientNet-Lite0 encoder rows train at 128 px (the cpu preset of
+    # effnet_unet_lab.py), so they have their own "no colour" line at that size.
+    Row("no colour 128 px", "configs/effnet_unet_lab.py", no_colour=True),
+    Row("effnet_unet_lab", "configs/effnet_unet_lab.py", variants=CHROMA_GAIN_SWEEP),
+    Row(
+        "effnet_unet_lab_classify + L1 T=0.38",
+        "configs/effnet_unet_lab_classify.py",
+        variants=TEMPERATURE_SWEEP
+        + UNBIASED_SWEEP[:4]
+        + (("regression", {"classify.decode": "regression"}),),
+        uses_prior=True,
+    ),
+    # What the anchors do for saturation: DDColor's targets with chroma x1.2 and its
+    # colourfulness loss; BigColor's training photos of colourfulness >= 15 only.
+    Row(
+        "effnet_unet_lab chroma x1.2",
+        "configs/effnet_unet_lab.py",
+        {"data.target_chroma_gain": "1.2"},
+    ),
+    Row(
+        "effnet_unet_lab + colourfulness",
+        "configs/effnet_unet_lab.py",
+        {"losses.colorfulness": "0.5"},
+    ),
+    Row("effnet_unet_lab CF>=15", "configs/effnet_unet_lab.py", {"data.min_colorfulness": "15"}),
 )
 
 COLUMNS = (

@@ -131,3 +131,20 @@ def test_unbiased_decoding_divides_the_class_weights_out(tmp_path):
     assert np.ptp(weights) > 1.0  # a non-uniform prior: the correction does something
     config.classify.decode_unbiased = False
     assert np.abs(heads.create(config).predict(jnp.asarray(logits)) - expected).max() > 1e-3
+
+
+def test_decode_chroma_gain_scales_chroma_and_keeps_luma():
+    from colorize_jax import colorspace
+
+    rng = np.random.default_rng(0)
+    ab = jnp.asarray(rng.uniform(-0.5, 0.5, (4, 4, 2)), jnp.float32)
+    np.testing.assert_allclose(heads.scale_chroma(ab, "lab", 1.5), np.clip(1.5 * ab, -1, 1))
+    assert heads.scale_chroma(ab, "lab", 1.0) is ab
+    np.testing.assert_array_equal(heads.scale_chroma(ab * 4, "yuv", 2.0), np.clip(8 * ab, -1, 1))
+    rgb = jnp.asarray(rng.uniform(0.2, 0.8, (4, 4, 3)), jnp.float32)
+    scaled = (heads.scale_chroma(rgb * 2 - 1, "rgb", 1.2) + 1) / 2
+    np.testing.assert_allclose(
+        colorspace.rgb_to_luma(scaled), colorspace.rgb_to_luma(rgb), atol=1e-6
+    )
+    yuv, yuv_scaled = colorspace.rgb_to_yuv(rgb), colorspace.rgb_to_yuv(scaled)
+    np.testing.assert_allclose(yuv_scaled[..., 1:], 1.2 * yuv[..., 1:], atol=1e-5)

@@ -75,3 +75,26 @@ def test_matmul_rate_is_measured():
 def test_pipeline_rate_reads_real_batches():
     config = tiny_config()
     assert benchmark.pipeline_rate(config, batches=3) > 0
+
+
+def test_effnet_bench_config_is_the_effnet_twins_network_and_picks_that_twin(monkeypatch):
+    from configs import bench_effnet_unet
+
+    config = bench_effnet_unet.get_config()
+    model = models.create_model(config.model, heads.create(config).num_outputs)
+    variables = jax.eval_shape(
+        lambda: model.init(jax.random.key(0), np.zeros((1, 128, 128, 1), np.float32))
+    )
+    params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(variables["params"]))
+    assert params == 4_479_202  # ../shared/bench/torch_effnet_unet_twin.py's docstring
+    assert config.per_device_batch_size == 16 and config.data.image_size == 128
+    assert config.weight_decay == 0 and config.grad_clip_norm == 0
+
+    fields = {"twin": None, "torch_script": None}
+    monkeypatch.setattr(benchmark, "FLAGS", type("Flags", (), fields)())
+    assert benchmark.twin_name(config) == "effnet_unet"
+    assert benchmark.twin_script(config).endswith("torch_effnet_unet_twin.py")
+    assert benchmark.twin_name(bench_unet.get_config()) == "unet"
+    benchmark.FLAGS.twin = "resnet"
+    with pytest.raises(ValueError, match="no PyTorch twin 'resnet'"):
+        benchmark.twin_name(config)

@@ -51,6 +51,8 @@ def base_config() -> ml_collections.ConfigDict:
     config.adam_b2 = 0.999
     config.weight_decay = 1e-4  # Decoupled (AdamW) weight decay.
     config.grad_clip_norm = 1.0  # Global gradient-norm clipping (0: off).
+    config.encoder_lr_multiplier = 1.0  # Learning rate of a model's "encoder" module x this.
+    config.freeze_encoder_steps = 0  # Steps before that encoder starts to learn (0: from step 1).
 
     config.log_every_steps = 100  # Console line and TensorBoard scalars.
     config.eval_every_steps = 5_000  # Full validation pass, metrics.json and image sheet.

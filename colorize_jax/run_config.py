@@ -23,7 +23,11 @@ from colorize_jax import heads
 CONFIG_FILE = "config.json"
 OVERRIDE_FLAG = "--allow_config_change"
 # Fields of config.model that do not shape the network: pretrained weights are read at step 0.
-NOT_STRUCTURAL = ("model.init_from", "discriminator.model.init_from")
+NOT_STRUCTURAL = (
+    "model.init_from",
+    "discriminator.model.init_from",
+    "model.freeze_encoder_batch_norm",  # uses or updates the statistics; their shapes stay
+)
 
 
 class ConfigChangedError(ValueError):
@@ -70,6 +74,9 @@ def structural_fields(config: Mapping[str, Any]) -> dict[str, Any]:
     fields["data.color_space"] = config.get("data", {}).get("color_space")
     fields["network outputs (config.losses, config.classify)"] = _num_outputs(config)
     fields["grad_clip_norm (on or off)"] = bool(config.get("grad_clip_norm"))
+    fields["encoder's own learning rate (encoder_lr_multiplier, freeze_encoder_steps)"] = bool(
+        config.get("encoder_lr_multiplier", 1.0) != 1.0 or config.get("freeze_encoder_steps", 0)
+    )
     discriminator = config.get("discriminator")
     fields["discriminator (present)"] = bool(discriminator)
     if discriminator:

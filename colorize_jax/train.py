@@ -49,16 +49,49 @@ def create_learning_rate_fn(config: ml_collections.ConfigDict) -> optax.Schedule
 def create_optimizer(
     config: ml_collections.ConfigDict, learning_rate_fn: optax.Schedule
 ) -> optax.GradientTransformation:
-    """AdamW on the schedule, with optional global-norm gradient clipping."""
-    adamw = optax.adamw(
-        learning_rate_fn,
-        b1=config.adam_b1,
-        b2=config.adam_b2,
-        weight_decay=config.weight_decay,
+    """AdamW on the schedule, with optional global-norm gradient clipping.
+
+    `config.encoder_lr_multiplier` != 1 or `config.freeze_encoder_steps` > 0 give the
+    parameters under the network's top-level "encoder" module (a pretrained encoder's) their
+    own schedule: the learning rate times the multiplier, and 0 for the first
+    `freeze_encoder_steps` steps (AdamW's update, weight decay included, scales with the rate,
+    so a frozen encoder does not move; its moments still accumulate). Otherwise the optimizer
+    is plain AdamW, the state layout of runs without these fields.
+    """
+    multiplier = float(config.get("encoder_lr_multiplier", 1.0))
+    frozen_steps = int(config.get("freeze_encoder_steps", 0))
+    adamw = functools.partial(
+        optax.adamw, b1=config.adam_b1, b2=config.adam_b2, weight_decay=config.weight_decay
     )
+    if multiplier == 1.0 and frozen_steps <= 0:
+        tx = adamw(learning_rate_fn)
+    else:
+
+        def encoder_learning_rate(step):
+            return jnp.where(step < frozen_steps, 0.0, multiplier * learning_rate_fn(step))
+
+        tx = optax.multi_transform(
+            {"encoder": adamw(encoder_learning_rate), "other": adamw(learning_rate_fn)},
+            encoder_labels,
+        )
     if config.get("grad_clip_norm"):
-        return optax.chain(optax.clip_by_global_norm(config.grad_clip_norm), adamw)
-    return adamw
+        return optax.chain(optax.clip_by_global_norm(config.grad_clip_norm), tx)
+    return tx
+
+
+def encoder_labels(params: Mapping) -> dict:
+    """ "encoder" for the leaves under the top-level "encoder" module, "other" for the rest."""
+    if "encoder" not in params:
+        raise ValueError(
+            "config.encoder_lr_multiplier and config.freeze_encoder_steps need a model with an "
+            f"'encoder' module (resnet_unet, effnet_unet); this one has {sorted(params)}"
+        )
+    return {
+        name: jax.tree_util.tree_map(
+            lambda _, n=name: "encoder" if n == "encoder" else "other", tree
+        )
+        for name, tree in params.items()
+    }
 
 
 def make_init_fn(config: ml_collections.ConfigDict, model) -> Callable[[jax.Array], TrainState]:

@@ -152,9 +152,11 @@ ROWS = (
     Row(
         "effnet_unet_lab_classify + L1 T=0.38",
         "configs/effnet_unet_lab_classify.py",
-        variants=TEMPERATURE_SWEEP
-        + UNBIASED_SWEEP[:4]
-        + (("regression", {"classify.decode": "regression"}),),
+        variants=(
+            ("T=0.2", {"classify.temperature": "0.2"}),
+            ("unbiased T=0.6", {"classify.decode_unbiased": "true", "classify.temperature": "0.6"}),
+            ("regression", {"classify.decode": "regression"}),
+        ),
         uses_prior=True,
     ),
     # What the anchors do for saturation: DDColor's targets with chroma x1.2 and its
@@ -170,6 +172,12 @@ ROWS = (
         {"losses.colorfulness": "0.5"},
     ),
     Row("effnet_unet_lab CF>=15", "configs/effnet_unet_lab.py", {"data.min_colorfulness": "15"}),
+    # DeOldify's NoGAN: the generator alone for half the budget, then against the PatchGAN.
+    Row(
+        "effnet_unet_gan_lab",
+        "configs/effnet_unet_gan_lab.py",
+        {"gan.pretrain_generator_steps": "100", "gan.pretrain_discriminator_steps": "10"},
+    ),
 )
 
 COLUMNS = (

@@ -1,8 +1,8 @@
 """ResNet-34 encoder (torchvision layout) with a U-Net decoder, L -> ab, L1.
 
 The reports' pretrained-encoder setting. Trains from scratch by default; to start from ImageNet
-weights, convert torchvision's resnet34 state dict to .npz or .safetensors (or install torch for
-.pth) and pass --config.model.init_from=PATH.
+weights, pass torchvision's resnet34 state dict (.pth, read without torch; or .npz, .safetensors)
+as --config.model.init_from=PATH.
 Run:
   python -m colorize_jax.main --config=configs/resnet34_unet_lab.py:cpu \
       --config.data.source=folder:PATH --workdir=runs/resnet34_unet_lab

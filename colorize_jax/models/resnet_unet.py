@@ -37,7 +37,7 @@ class ResNetUNet(nn.Module):
       up: "transpose" (2x2 stride-2 transposed conv) or "bilinear" (resize, then 3x3 conv).
       dropout_rate: dropout after each decoder block (training only).
       init_from: path of ImageNet weights for the encoder in torchvision's state-dict layout
-        (.npz, .safetensors, or .pth/.pt when torch is installed); "" trains from scratch.
+        (.npz, .safetensors, or .pth/.pt, read without torch); "" trains from scratch.
       output_activation: "tanh" (targets scaled to [-1, 1]) or "linear" (logits).
       dtype: computation dtype (e.g. "bfloat16"); parameters stay float32.
     """

@@ -3,8 +3,9 @@
 A workdir's checkpoints only fit the network they were written by. Before training resumes
 from a checkpoint, the structural fields of the new config (those that decide the shapes and
 tree of the train state: the model, the colour space, the head's outputs, the discriminator,
-gradient clipping on or off) are compared with the saved config's, and a difference stops the
-run with one line naming the fields, unless the user allows it (`--allow_config_change`).
+gradient clipping on or off, the encoder's own learning rate on or off) are compared with the
+saved config's, and a difference stops the run with one line naming the fields, unless the
+user allows it (`--allow_config_change`).
 Other fields (learning rate, steps, data, evaluation) may change between invocations.
 """
 

@@ -181,6 +181,47 @@ def encode(rgb_uint8: Any, space: str) -> tuple[Any, Any]:
     return yuv[..., :1] * 2.0 - 1.0, yuv[..., 1:] / scale
 
 
+def scale_chroma(targets: Any, space: str, gain: float) -> Any:
+    """Colour targets with their chroma multiplied by `gain`, clipped to the targets' [-1, 1].
+
+    ab (lab) and UV (yuv) are chroma themselves; RGB is scaled about its luma (which stays as
+    it is, up to the clipping). `gain` 1 returns `targets` itself, untouched. Used on training
+    targets (`config.data.target_chroma_gain`, DDColor's x1.2) and on predictions at decode
+    (`config.decode_chroma_gain`, see `heads`).
+    """
+    if gain == 1.0:
+        return targets
+    xp = _module(targets)
+    if space == "rgb":
+        weights = YUV_FROM_RGB[0]
+        luma = sum(float(weights[j]) * targets[..., j] for j in range(3))[..., None]
+        return xp.clip(luma + gain * (targets - luma), -1.0, 1.0)
+    _check_space(space)
+    return xp.clip(targets * gain, -1.0, 1.0)
+
+
+MID_LIGHTNESS = {"lab": 50.0, "yuv": 0.5}  # L of CIELAB; Y of YUV (RGB in [0, 1])
+
+
+def chroma_rgb(targets: Any, space: str) -> Any:
+    """RGB in [0, 1] of colour `targets` (scaled as `encode`'s) without their lightness.
+
+    lab and yuv targets hold chroma only: they are joined to the fixed mid lightness
+    `MID_LIGHTNESS` (L = 50, Y = 0.5) and converted (clipped to the gamut); rgb targets are a
+    full image, taken as they are. Differentiable (the colourfulness loss term uses it).
+    """
+    _check_space(space)
+    xp = _module(targets)
+    targets = _as_float(xp.asarray(targets), xp)
+    if space == "rgb":
+        return xp.clip((targets + 1.0) / 2.0, 0.0, 1.0)
+    lightness = xp.full(targets.shape[:-1] + (1,), MID_LIGHTNESS[space], targets.dtype)
+    if space == "lab":
+        return lab_to_rgb(xp.concatenate([lightness, targets * LAB_AB_SCALE], axis=-1))
+    scale = xp.asarray([U_MAX, V_MAX], dtype=targets.dtype)
+    return xp.clip(yuv_to_rgb(xp.concatenate([lightness, targets * scale], axis=-1)), 0.0, 1.0)
+
+
 def decode(inputs: Any, targets: Any, space: str, truth_rgb: Any = None) -> Any:
     """Model `inputs` and (predicted) `targets` -> RGB in [0, 1], clipped.
 

@@ -98,12 +98,14 @@ def make_init_fn(
     return init
 
 
-def schedule(config: ml_collections.ConfigDict) -> dict[str, int]:
-    """The NoGAN warm-up lengths of `config.gan` (zeros when absent), as step kwargs."""
+def schedule(config: ml_collections.ConfigDict) -> dict[str, int | float]:
+    """`gan_train_step`'s kwargs of `config` beyond the regression step's: the NoGAN warm-up
+    lengths of `config.gan` (zeros when absent) and `config.data.target_chroma_gain` (1)."""
     gan = config.get("gan") or {}
     return {
         "pretrain_generator_steps": int(gan.get("pretrain_generator_steps", 0)),
         "pretrain_discriminator_steps": int(gan.get("pretrain_discriminator_steps", 0)),
+        "target_chroma_gain": float(config.data.get("target_chroma_gain", 1.0)),
     }
 
 
@@ -124,6 +126,7 @@ def gan_train_step(
     input_noise_std: float = 0.0,
     pretrain_generator_steps: int = 0,
     pretrain_discriminator_steps: int = 0,
+    target_chroma_gain: float = 1.0,
 ) -> tuple[TrainState, dict[str, jax.Array]]:
     """One discriminator update, then one generator update (each subject to the NoGAN phase).
 
@@ -134,6 +137,8 @@ def gan_train_step(
     and on the generated batch: logits for gan_vanilla and gan_hinge, scores for gan_lsgan),
     "d_accuracy" (share of patches it classifies right), the gradient norms and learning rates
     of both networks, and "gan_phase" (1: generator warm-up, 2: discriminator warm-up, 3: both).
+    `target_chroma_gain` multiplies the targets' chroma (see `step_inputs.prepare`): the
+    regression terms fit, and the discriminator takes as real, the boosted colours.
     """
     regression_weights, gan_term = adversarial.split_weights(loss_weights)
     if gan_term is None:
@@ -144,7 +149,12 @@ def gan_train_step(
 
     # As in train.train_step, so that the generator warm-up trains exactly like regression.
     inputs, generator_inputs, targets, dropout_rng = step_inputs.prepare(
-        batch, state.step, space=space, seed=seed, input_noise_std=input_noise_std
+        batch,
+        state.step,
+        space=space,
+        seed=seed,
+        input_noise_std=input_noise_std,
+        target_chroma_gain=target_chroma_gain,
     )
 
     generator_warmup = state.step < pretrain_generator_steps
@@ -188,7 +198,7 @@ def gan_train_step(
     )
 
     def generator_objective(predictions):
-        total, terms = losses.weighted_sum(regression_weights, predictions, targets)
+        total, terms = losses.weighted_sum(regression_weights, predictions, targets, space=space)
         # The discriminator's statistics updates from this pass are dropped: the generator's
         # update leaves every part of the discriminator as its own update left it.
         logits, _ = discriminate(new_discriminator.variables, predictions)

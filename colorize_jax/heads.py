@@ -82,6 +82,7 @@ class Head:
     temperature: float = 0.38
     decode_unbiased: bool = False
     chroma_gain: float = 1.0  # the prediction's chroma multiplied by it (a decode setting)
+    target_chroma_gain: float = 1.0  # the training targets' chroma multiplied by it (loss only)
 
     @property
     def centers(self) -> np.ndarray:
@@ -135,16 +136,28 @@ class Head:
     def loss(
         self, weights: Mapping[str, float], outputs: jax.Array, targets: jax.Array
     ) -> tuple[jax.Array, dict[str, jax.Array]]:
-        """(sum of weight * term, {name: unweighted term}) over the active terms, float32."""
+        """(sum of weight * term, {name: unweighted term}) over the active terms, float32.
+
+        `targets` are the step's training targets as `colorspace.encode` gives them; their
+        chroma is first multiplied by `target_chroma_gain` (`config.data.target_chroma_gain`,
+        DDColor's x1.2; 1: untouched), so every term, the classify term's soft targets
+        included, fits the boosted colour. Evaluation never calls this: its targets stay true.
+        Every term of `losses.LOSS_TERMS` (the colour-space-aware `colorfulness` too) sees the
+        regressed channels; `losses.CLASSIFICATION_TERMS` see the logits.
+        """
+        targets = colorspace.scale_chroma(targets, self.space, self.target_chroma_gain)
         if not self.classify and self.regression_activation == "linear":
-            return losses.weighted_sum(weights, outputs, targets)  # plain regression, as ever
+            # plain regression, as ever
+            return losses.weighted_sum(weights, outputs, targets, space=self.space)
         parts = self.split(outputs.astype(jnp.float32))
         regression = {
             name: w for name, w in weights.items() if w and name not in losses.CLASSIFICATION_TERMS
         }
         total, terms = jnp.zeros((), jnp.float32), {}
         if regression:
-            total, terms = losses.weighted_sum(regression, parts["regression"], targets)
+            total, terms = losses.weighted_sum(
+                regression, parts["regression"], targets, space=self.space
+            )
         if weights.get("classify"):
             terms["classify"] = self.classify_loss(parts["logits"], targets)
             total = total + weights["classify"] * terms["classify"]
@@ -167,20 +180,8 @@ class Head:
         return ab / colorspace.LAB_AB_SCALE
 
 
-def scale_chroma(targets: jax.Array, space: str, gain: float) -> jax.Array:
-    """Colour targets with their chroma multiplied by `gain`, clipped to the targets' [-1, 1].
-
-    ab (lab) and UV (yuv) are chroma themselves; RGB is scaled about its luma. Regression to
-    the mean makes predictions gray: a gain above 1 trades accuracy for colourfulness (the
-    frontier the README's tables trace).
-    """
-    if gain == 1.0:
-        return targets
-    if space == "rgb":
-        weights = jnp.asarray(colorspace.YUV_FROM_RGB[0], targets.dtype)
-        luma = jnp.sum(targets * weights, axis=-1, keepdims=True)
-        return jnp.clip(luma + gain * (targets - luma), -1.0, 1.0)
-    return jnp.clip(targets * gain, -1.0, 1.0)
+# Kept here for the callers that know it by this name; defined beside the colour spaces.
+scale_chroma = colorspace.scale_chroma
 
 
 def create(config: Any) -> Head:
@@ -192,12 +193,16 @@ def create(config: Any) -> Head:
     chroma_gain = float(config.get("decode_chroma_gain", 1.0))
     if chroma_gain <= 0:
         raise ValueError(f"config.decode_chroma_gain must be positive, not {chroma_gain}")
+    target_gain = float(config.data.get("target_chroma_gain", 1.0))
+    if target_gain <= 0:
+        raise ValueError(f"config.data.target_chroma_gain must be positive, not {target_gain}")
+    gains = {"chroma_gain": chroma_gain, "target_chroma_gain": target_gain}
     if not settings:
         if weights.get("classify"):
             raise ValueError(
                 "loss term 'classify' needs config.classify (see configs/unet_lab_classify.py)"
             )
-        return Head(space=space, regression_channels=channels, chroma_gain=chroma_gain)
+        return Head(space=space, regression_channels=channels, **gains)
     classify = bool(weights.get("classify"))
     decode = settings.get("decode", "annealed_mean")
     regress = decode == "regression" or any(
@@ -235,5 +240,5 @@ def create(config: Any) -> Head:
         decode=decode,
         temperature=float(settings.get("temperature", 0.38)),
         decode_unbiased=bool(settings.get("decode_unbiased", False)),
-        chroma_gain=chroma_gain,
+        **gains,
     )

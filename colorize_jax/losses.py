@@ -1,20 +1,25 @@
 """Loss terms, looked up by name from `config.losses` ({name: weight}).
 
-Every term is a pure function `term(predictions, targets) -> scalar` over float32 NHWC arrays.
-Adding a term is one function here plus one entry in `LOSS_TERMS`; a config then enables it
-with one line, e.g. `config.losses = {"l1": 1.0, "my_term": 0.1}`. Terms listed with weight 0 are
-off but can be switched on from the command line (`--config.losses.mse=1.0`).
+Every term is a pure function `term(predictions, targets) -> scalar` over float32 NHWC arrays
+(both scaled as `colorspace.encode`'s targets). Adding a term is one function here plus one
+entry in `LOSS_TERMS`; a config then enables it with one line, e.g.
+`config.losses = {"l1": 1.0, "my_term": 0.1}`. Terms listed with weight 0 are off but can be
+switched on from the command line (`--config.losses.mse=1.0`). A term that needs to know the
+colour space also takes a `space` keyword and is listed in `SPACE_TERMS`; `weighted_sum` passes
+it the space it is given (the train steps always give it).
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Callable, Mapping
 
 import jax
 import jax.numpy as jnp
 
-from colorize_jax import adversarial
+from colorize_jax import adversarial, colorspace
+from colorize_jax import colorfulness as colorfulness_lib
 
 LossTerm = Callable[[jax.Array, jax.Array], jax.Array]
 
@@ -36,11 +41,46 @@ def huber(predictions: jax.Array, targets: jax.Array, delta: float = 0.1) -> jax
     return jnp.mean(0.5 * quadratic**2 + delta * (error - quadratic))
 
 
+def colorfulness(predictions: jax.Array, targets: jax.Array, space: str | None = None) -> jax.Array:
+    """DDColor's colourfulness loss: 1 - Hasler & Suesstrunk colourfulness of the prediction.
+
+    Lower for more colourful predictions; the targets are not used. Per image, CF is
+    `colorize_jax.colorfulness.hasler` (the formula `metrics.colorfulness` reports) on the
+    predicted RGB in [0, 1], so the term is 1 - CF_255 / 255 (CF_255 the 0..255 metric's
+    value), averaged over the images. DDColor (basicsr/losses/losses.py, ColorfulnessLoss)
+    computes the same 1 - CF per image on its RGB output in [0, 1], with |rg| and |yb| (a
+    popular variant; Hasler's signed channels here), and sums over its batch where this
+    averages: DDColor's weight w on batches of N images is w * N here.
+
+    The prediction's RGB is `colorspace.chroma_rgb`: for lab and yuv, whose targets carry no
+    lightness, the predicted ab (UV) at a fixed mid lightness L = 50 (Y = 0.5), converted with
+    the project's differentiable sRGB conversion and clipped to the gamut; for rgb the predicted
+    image itself. Hasler's statistics are thus those of the predicted chroma as a mid-grey-lit
+    photo: for yuv exactly the photo's own (R - G and (R + G)/2 - B do not depend on Y, clipping
+    aside); for lab close to them, chroma counting as it looks at mid lightness. The fixed
+    lightness, rather than an ab-space analogue such as sqrt(var a + var b) + 0.3 |mean ab|,
+    keeps Hasler's definition (the number is the metric's, on one scale for every colour space)
+    and its gamut: chroma beyond what sRGB can show at L = 50 is clipped and earns nothing, so
+    the term never pushes predictions past the gamut. The gradient is finite everywhere, an
+    exactly uniform grey included, and pushes any variation of colour apart.
+
+    `space` None takes 3 channels as rgb and 2 as lab (the train steps always pass the space).
+    """
+    del targets
+    if space is None:
+        space = "rgb" if predictions.shape[-1] == 3 else "lab"
+    rgb = colorspace.chroma_rgb(predictions.astype(jnp.float32), space)
+    return jnp.mean(1.0 - colorfulness_lib.hasler(rgb))
+
+
 LOSS_TERMS: dict[str, LossTerm] = {
     "l1": l1,
     "mse": mse,
     "huber": huber,
+    "colorfulness": colorfulness,
 }
+# Terms that take the colour space of the targets as a `space` keyword.
+SPACE_TERMS = ("colorfulness",)
 
 
 def classify(logits: jax.Array, soft_targets: jax.Array, pixel_weights: jax.Array) -> jax.Array:
@@ -81,15 +121,26 @@ def validate(weights: Mapping[str, float]) -> None:
 
 
 def weighted_sum(
-    weights: Mapping[str, float], predictions: jax.Array, targets: jax.Array
+    weights: Mapping[str, float],
+    predictions: jax.Array,
+    targets: jax.Array,
+    *,
+    space: str | None = None,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Returns (sum of weight * term, {name: unweighted term}) in float32.
 
     Terms of weight 0 are skipped: a config can list every term it may use, switched off.
+    `space` (the colour space of the targets) goes to the terms of `SPACE_TERMS`.
     """
     predictions = predictions.astype(jnp.float32)
     targets = targets.astype(jnp.float32)
     active = {name: weight for name, weight in weights.items() if weight}
-    terms = {name: LOSS_TERMS[name](predictions, targets) for name in active}
+    terms = {name: _term(name, space)(predictions, targets) for name in active}
     total = sum(weight * terms[name] for name, weight in active.items())
     return total, terms
+
+
+def _term(name: str, space: str | None) -> LossTerm:
+    if name in SPACE_TERMS and space is not None:
+        return functools.partial(LOSS_TERMS[name], space=space)
+    return LOSS_TERMS[name]

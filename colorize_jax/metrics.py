@@ -17,6 +17,7 @@ import math
 import jax
 import jax.numpy as jnp
 
+from colorize_jax import colorfulness as colorfulness_lib
 from colorize_jax import colorspace
 
 PSNR_CAP_DB = 100.0
@@ -147,14 +148,10 @@ def colorfulness(rgb: jax.Array) -> jax.Array:
 
     With signed opponent channels rg = R - G and yb = (R + G) / 2 - B:
     sqrt(var(rg) + var(yb)) + 0.3 * sqrt(mean(rg)^2 + mean(yb)^2). Grey images give 0.
+    The formula is `colorize_jax.colorfulness.hasler`, shared with the loss term and the
+    training-data filter.
     """
-    x = _to_float(rgb)
-    r, g, b = x[..., 0], x[..., 1], x[..., 2]
-    rg = (r - g).reshape(x.shape[0], -1)
-    yb = (0.5 * (r + g) - b).reshape(x.shape[0], -1)
-    spread = jnp.sqrt(jnp.var(rg, axis=1) + jnp.var(yb, axis=1))
-    offset = jnp.sqrt(jnp.mean(rg, axis=1) ** 2 + jnp.mean(yb, axis=1) ** 2)
-    return spread + 0.3 * offset
+    return colorfulness_lib.hasler(_to_float(rgb))
 
 
 def auc_ab_from_lab(pred_lab: jax.Array, truth_lab: jax.Array) -> jax.Array:

@@ -33,6 +33,8 @@ def base_config() -> ml_collections.ConfigDict:
     config.data.flip = True  # Random horizontal flips in training.
     config.data.max_rotation = 0.0  # Random rotation in training, +- degrees (0: off).
     config.data.input_noise_std = 0.0  # Gaussian noise on the training input, [-1, 1] scale.
+    config.data.target_chroma_gain = 1.0  # Training targets' chroma x this (DDColor: 1.2).
+    config.data.min_colorfulness = 0.0  # Drop training photos less colourful (BigColor: 15).
     config.data.max_eval_examples = 0  # Evaluate on the first N validation images (0: all).
     config.data.num_workers = 8  # grain worker processes (0: decode in the main process).
     config.data.prefetch_buffer_size = 4  # Batches each worker prepares ahead.
@@ -40,7 +42,9 @@ def base_config() -> ml_collections.ConfigDict:
     config.model = unet_model()
 
     # {term name: weight}; weight-0 terms are off but can be set from the command line.
-    config.losses = ml_collections.ConfigDict({"l1": 1.0, "mse": 0.0, "huber": 0.0})
+    config.losses = ml_collections.ConfigDict(
+        {"l1": 1.0, "mse": 0.0, "huber": 0.0, "colorfulness": 0.0}
+    )
 
     config.num_train_steps = 100_000  # Optimizer steps.
     config.per_device_batch_size = 32  # Global batch = this x number of devices.

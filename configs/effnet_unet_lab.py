@@ -20,7 +20,9 @@ from colorize_jax import presets
 def get_config(preset: str = ""):
     config = presets.base_config()
     config.model = presets.effnet_unet_model()
-    config.losses = ml_collections.ConfigDict({"l1": 1.0, "mse": 1.0, "huber": 0.0})
+    config.losses = ml_collections.ConfigDict(
+        {"l1": 1.0, "mse": 1.0, "huber": 0.0, "colorfulness": 0.0}
+    )
     config.encoder_lr_multiplier = 0.2  # Encoder at 2e-4 when the decoder is at 1e-3.
     config.freeze_encoder_steps = 0  # Optimizer steps before the encoder starts to learn.
     presets.apply_preset(config, preset)

@@ -34,6 +34,7 @@ def get_config(preset: str = ""):
             "l1": 100.0,
             "mse": 0.0,
             "huber": 0.0,
+            "colorfulness": 0.0,
             "gan_vanilla": 1.0,
             "gan_lsgan": 0.0,
             "gan_hinge": 0.0,

@@ -31,7 +31,7 @@ def get_config(preset: str = ""):
     config.model.output_activation = "linear"  # logits; colorize_jax.heads applies tanh to ab
     # Weight-0 terms are off; switch with --config.losses.NAME=WEIGHT.
     config.losses = ml_collections.ConfigDict(
-        {"classify": 1.0, "l1": 0.0, "mse": 0.0, "huber": 0.0}
+        {"classify": 1.0, "l1": 0.0, "mse": 0.0, "huber": 0.0, "colorfulness": 0.0}
     )
 
     config.classify = ml_collections.ConfigDict()

@@ -17,6 +17,7 @@ import skimage.data
 import skimage.transform
 from PIL import Image
 
+from colorize_jax import colorfulness as colorfulness_lib
 from colorize_jax import data
 from colorize_jax.data import pipeline, sources, unreadable
 from colorize_jax.data.shuffle import EpochShuffleMapDataset
@@ -328,3 +329,121 @@ def test_epoch_shuffle_permutes_each_epoch_differently():
     assert epochs[0] != epochs[1] != epochs[2] and epochs[0] != list(range(50))
     assert values == list(EpochShuffleMapDataset(grain.MapDataset.range(50), seed=3).repeat(3))
     assert values != list(EpochShuffleMapDataset(grain.MapDataset.range(50), seed=4).repeat(3))
+
+
+# Solid photos: Hasler's colourfulness of a solid colour is 0.3 * |(R - G, (R + G)/2 - B)|.
+GREYISH = [(120, 118, 121), (90, 93, 90), (200, 198, 204)]  # colourfulness 0.8-1.6
+VIVID = [(200, 30, 40), (20, 180, 60), (40, 60, 220), (230, 200, 20)]  # 49-60
+
+
+@pytest.fixture(scope="module")
+def greyish_and_vivid(tmp_path_factory):
+    root = tmp_path_factory.mktemp("colourful")
+    for split in ("train", "val"):
+        (root / split).mkdir()
+        for i, colour in enumerate(GREYISH):
+            Image.new("RGB", (20 + i, 24), colour).save(root / split / f"grey{i}.png")
+        for i, colour in enumerate(VIVID):
+            Image.new("RGB", (24, 20 + i), colour).save(root / split / f"vivid{i}.png")
+    (root / "train" / "broken.jpg").write_bytes(b"")  # dropped as unreadable, not as grey
+    return root
+
+
+def _colour_of_file(path):
+    name = path.rsplit("/", 1)[-1]
+    return (GREYISH if name.startswith("grey") else VIVID)[int(name[-5])]
+
+
+def _kept_stream(config, num_batches, batch_size):
+    """Second path: the (colour, num_skipped) batches of the replayed order without the
+    grey-ish photos (one process, no workers)."""
+    source = sources.open_source(config.data.source, "train")
+    order = EpochShuffleMapDataset(
+        grain.MapDataset.source(source), seed=pipeline.stream_seed(config.seed)
+    ).repeat()
+    examples, skipped = [], 0
+    for position in itertools.count():
+        path = order[position]["name"]
+        if path.endswith("broken.jpg"):
+            skipped += 1
+            continue
+        if path.rsplit("/", 1)[-1].startswith("grey"):
+            continue
+        examples.append((_colour_of_file(path), skipped))
+        skipped = 0
+        if len(examples) == num_batches * batch_size:
+            break
+    return [examples[i : i + batch_size] for i in range(0, len(examples), batch_size)]
+
+
+def test_colourfulness_of_the_solid_photos_is_the_metric():
+    for colour in GREYISH + VIVID:
+        image = np.broadcast_to(np.array(colour, np.uint8), (4, 5, 3))
+        r, g, b = colour
+        assert colorfulness_lib.hasler(image) == pytest.approx(
+            0.3 * np.hypot(r - g, (r + g) / 2 - b)
+        )
+        assert (colorfulness_lib.hasler(image) < 15) == (colour in GREYISH)
+
+
+def test_min_colorfulness_drops_grey_photos_from_training_only(
+    greyish_and_vivid, caplog, monkeypatch
+):
+    monkeypatch.setattr(pipeline, "_drop_counter", itertools.count(1))  # log the first drops
+    source = f"folder:{greyish_and_vivid}"
+    config = _config(source, min_colorfulness=15)
+    assert data.DataSettings.from_config(config).min_colorfulness == 15
+    with caplog.at_level(logging.INFO):
+        batches = _take(data.create_train_iterator(config, batch_size=3), 10)  # 4+ epochs
+    colours = {c for batch in batches for c in _colours_of(batch["image"])}
+    assert colours == set(VIVID)  # never a grey-ish photo; every vivid one
+    assert [_as_pairs(batch) for batch in batches] == _kept_stream(config, 10, 3)
+    assert sum(int(b["num_skipped"].sum()) for b in batches) >= 4  # unreadable: still counted
+    dropped = [
+        r.getMessage() for r in caplog.records if "dropping training photo" in r.getMessage()
+    ]
+    assert dropped and "grey" in dropped[0] and "min_colorfulness 15" in dropped[0]
+    # Off (the default): the grey-ish photos are trained on.
+    batches = _take(data.create_train_iterator(_config(source), batch_size=3), 10)
+    colours = {c for batch in batches for c in _colours_of(batch["image"])}
+    assert colours == set(GREYISH + VIVID)
+    # Evaluation keeps every photo.
+    evaluated = []
+    for batch in data.create_eval_dataset(config, batch_size=4):
+        colours = _colours_of(batch["image"])
+        evaluated += [c for c, m in zip(colours, batch["mask"], strict=True) if m]
+    assert sorted(evaluated) == sorted(GREYISH + VIVID)
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_filtered_stream_resumes_exactly(greyish_and_vivid, num_workers):
+    config = _config(
+        f"folder:{greyish_and_vivid}",
+        min_colorfulness=15,
+        num_workers=num_workers,
+        prefetch_buffer_size=1,
+    )
+    iterator = data.create_train_iterator(config, batch_size=3)
+    try:
+        _take(iterator, 3)
+        state = json.loads(json.dumps(iterator.get_state()))  # what a checkpoint stores
+        following = _take(iterator, 4)
+    finally:
+        iterator.close()
+    restored = data.create_train_iterator(config, batch_size=3)
+    try:
+        restored.set_state(state)
+        for a, b in zip(following, _take(restored, 4), strict=True):
+            assert _as_pairs(a) == _as_pairs(b)
+            assert not set(_colours_of(a["image"])) & set(GREYISH)
+    finally:
+        restored.close()
+
+
+def test_a_threshold_that_drops_every_photo_fails_instead_of_spinning(tmp_path):
+    (tmp_path / "train").mkdir()
+    for i, colour in enumerate(VIVID):
+        Image.new("RGB", (24, 20), colour).save(tmp_path / "train" / f"vivid{i}.png")
+    config = _config(f"folder:{tmp_path}", min_colorfulness=1000)
+    with pytest.raises(ValueError, match="skipped 100.00 %"):
+        next(data.create_train_iterator(config, batch_size=2))

@@ -10,6 +10,7 @@ import pytest
 from skimage import color, data, filters
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from colorize_jax import colorfulness as colorfulness_lib
 from colorize_jax import metrics
 
 SIZE = 128
@@ -187,6 +188,19 @@ def test_colorfulness_properties(truth):
     red[..., 0] = 200.0
     np.testing.assert_allclose(colorfulness(red), [0.3 * np.hypot(200, 100)], rtol=1e-6)
     assert (colorfulness(_desaturated(truth)) < colorfulness(truth)).all()
+
+
+def test_colorfulness_is_one_formula_for_numpy_and_jax(pair):
+    """The data filter's numpy path and the metric's jax path compute the same numbers."""
+    _, pred, _ = pair
+    on_host = colorfulness_lib.hasler(np.asarray(pred))  # numpy in, numpy out (float64)
+    assert isinstance(on_host, np.ndarray) and on_host.dtype == np.float64
+    np.testing.assert_allclose(on_host, [_colorfulness_by_hand(p) for p in pred], rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(colorfulness(pred)), on_host, rtol=1e-5)
+    assert float(colorfulness_lib.hasler(np.asarray(pred)[0])) == pytest.approx(on_host[0])
+    # Differentiable, with a finite gradient at an exactly grey image.
+    grey = jnp.full((1, 4, 4, 3), 0.5)
+    assert np.isfinite(np.asarray(jax.grad(lambda x: metrics.colorfulness(x).sum())(grey))).all()
 
 
 def _auc_by_hand(pred, truth):

@@ -17,6 +17,10 @@ Config fields read (``config.data.*`` unless noted; defaults apply to absent fie
   min_crop_scale         0.35: smallest share of the image area a training crop covers.
   flip                   True: random horizontal flips in training.
   max_rotation           0.0: random rotation in training, uniform in +- degrees (0: off).
+  min_colorfulness       0.0: drop training photos whose Hasler & Suesstrunk colourfulness (of the
+                         whole decoded photo, 0..255 scale, `colorize_jax.colorfulness.hasler`)
+                         is below this, as BigColor keeps photos of colourfulness >= 15 only
+                         (0: off). Evaluation keeps every photo.
   max_eval_examples      0: evaluate on the first N examples of the split only (0: all).
   num_workers            0: grain worker processes for training (0: threads of this process).
   prefetch_buffer_size   2: batches each training worker prepares ahead.
@@ -29,6 +33,8 @@ Config fields read (``config.data.*`` unless noted; defaults apply to absent fie
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import logging
 import math
 from typing import Any
 
@@ -36,6 +42,7 @@ import grain
 import numpy as np
 from absl import flags
 
+from colorize_jax import colorfulness
 from colorize_jax.data import sources, transforms, unreadable
 from colorize_jax.data.decode import ImageDecodeError, open_rgb
 from colorize_jax.data.process_share import ProcessShareMapDataset
@@ -55,6 +62,7 @@ class DataSettings:
     min_crop_scale: float = 0.35
     flip: bool = True
     max_rotation: float = 0.0
+    min_colorfulness: float = 0.0
     max_eval_examples: int = 0
     num_workers: int = 0
     prefetch_buffer_size: int = 2
@@ -81,14 +89,27 @@ class DataSettings:
         )
 
 
+# The log names each of the first photos dropped for their colourfulness, then every n-th.
+_DROP_LOG_FIRST = 10
+_DROP_LOG_EVERY = 1000
+_drop_counter = itertools.count(1)  # next() is atomic under the GIL: safe across threads.
+DROPPED_KEY = "colorfulness_below"
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainExample(grain.transforms.RandomMap):
-    """Record -> {"image": random crop}, or an unreadable marker when decoding fails."""
+    """Record -> {"image": random crop}, or an unreadable marker when decoding fails.
+
+    With `min_colorfulness` > 0, a photo whose colourfulness (`colorfulness.hasler` of the whole
+    decoded photo, on 0..255; JPEGs as decoded for training, possibly at a reduced DCT scale)
+    is below it becomes a dropped marker instead (see `KeepColourful`).
+    """
 
     image_size: int
     min_scale: float
     flip: bool
     max_rotation: float = 0.0
+    min_colorfulness: float = 0.0
 
     def random_map(self, record: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
         min_size = transforms.train_decode_size(self.image_size, self.min_scale)
@@ -97,6 +118,10 @@ class TrainExample(grain.transforms.RandomMap):
         except ImageDecodeError as error:
             unreadable.warn_unreadable(record["name"], error)
             return unreadable.unreadable_marker(record["name"])
+        if self.min_colorfulness > 0:
+            value = float(colorfulness.hasler(np.asarray(image)))
+            if value < self.min_colorfulness:
+                return {DROPPED_KEY: self.min_colorfulness, "name": record["name"], "value": value}
         pixels = transforms.random_resized_crop(
             image,
             self.image_size,
@@ -106,6 +131,34 @@ class TrainExample(grain.transforms.RandomMap):
             max_rotation=self.max_rotation,
         )
         return {"image": pixels}
+
+
+class KeepColourful(grain.transforms.Filter):
+    """Drops the photos `TrainExample` marked as less colourful than `min_colorfulness`.
+
+    Each drop is logged (the first ones by name, then every n-th, with the count so far in this
+    process). grain's `MapDataset.filter` leaves the dropped positions empty (None), and
+    iteration skips them, so the iterator's state is still its position in the stream: resuming
+    is exact.
+    """
+
+    def filter(self, element: Any) -> bool:
+        if not (isinstance(element, dict) and DROPPED_KEY in element):
+            return True
+        count = next(_drop_counter)
+        if count <= _DROP_LOG_FIRST or count % _DROP_LOG_EVERY == 0:
+            # The first and every n-th as a warning, so that worker processes show it too.
+            level = logging.WARNING if count == 1 or count % _DROP_LOG_EVERY == 0 else logging.INFO
+            logging.log(
+                level,
+                "dropping training photo %s: colourfulness %.1f < config.data.min_colorfulness "
+                "%g; %d dropped so far in this process",
+                element["name"],
+                element["value"],
+                element[DROPPED_KEY],
+                count,
+            )
+        return False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,10 +232,12 @@ def create_train_iterator(
     in a new random order every epoch, each example augmented with a seed of its position in
     that stream. Process p's k-th batch is the p-th slice of the stream's k-th global batch
     (see `process_share`), so within an epoch the processes read disjoint examples, and with
-    `num_workers` 0 (and no unreadable files) the global batches, in order, are the same for
-    any number of processes. The stream is deterministic for a given seed, process count and
-    `num_workers` (each worker batches its own share, so changing `num_workers` changes the
-    batches, and a saved state only fits the same `num_workers` and process count).
+    `num_workers` 0 (and no unreadable files or photos dropped by `min_colorfulness`) the
+    global batches, in order, are the same for any number of processes. The stream is
+    deterministic for a given seed, process count and `num_workers` (each worker batches its
+    own share, so changing `num_workers` changes the batches, and a saved state only fits the
+    same `num_workers` and process count). Photos dropped by `min_colorfulness` leave holes in
+    the stream that iteration skips (grain's `filter`), like unreadable files.
     The iterator's `get_state()`/`set_state()` save and restore the position in the stream.
 
     Args:
@@ -207,15 +262,27 @@ def create_train_iterator(
     dataset = EpochShuffleMapDataset(grain.MapDataset.source(source), seed=seed).repeat()
     dataset = dataset.random_map(
         TrainExample(
-            settings.image_size, settings.min_crop_scale, settings.flip, settings.max_rotation
+            settings.image_size,
+            settings.min_crop_scale,
+            settings.flip,
+            settings.max_rotation,
+            settings.min_colorfulness,
         ),
         seed=seed,
     )
+    if settings.min_colorfulness > 0:
+        dataset = dataset.filter(KeepColourful())
     # Shared out after shuffling and augmentation, so that neither depends on the process count.
     dataset = ProcessShareMapDataset(
         dataset, batch_size=batch_size, process_index=process_index, process_count=process_count
     )
     dataset = dataset.to_iter_dataset(_read_options(settings, batch_size))
+    if settings.min_colorfulness > 0:
+        # A threshold that drops every photo must stop the run, not spin: grain raises when
+        # a whole window of 1000 consecutive examples was filtered out.
+        dataset = grain.experimental.WithOptionsIterDataset(
+            dataset, grain.experimental.DatasetOptions(filter_raise_threshold_ratio=1.0)
+        )
     dataset = unreadable.SkipUnreadableIterDataset(dataset)
     dataset = dataset.batch(batch_size, drop_remainder=True)
     if settings.num_workers > 0:

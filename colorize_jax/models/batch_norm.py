@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 
 
-def _channel_sums(rows: jax.Array) -> jax.Array:
+def channel_sums(rows: jax.Array) -> jax.Array:
     """Sums over the first two axes of a (batch, positions, channels) float32 array.
 
     One matrix-vector product per example (a batched dot with ones), then a sum over the batch:
@@ -41,8 +41,8 @@ def _rows(x: jax.Array) -> jax.Array:
 def _statistics(x: jax.Array) -> tuple[jax.Array, jax.Array]:
     rows = _rows(x)
     count = rows.shape[0] * rows.shape[1]
-    mean = _channel_sums(rows) / count
-    var = jnp.maximum(_channel_sums(rows * rows) / count - mean * mean, 0.0)
+    mean = channel_sums(rows) / count
+    var = jnp.maximum(channel_sums(rows * rows) / count - mean * mean, 0.0)
     return mean, var
 
 
@@ -71,8 +71,8 @@ def _normalize_batch_backward(epsilon, residuals, cotangents):
     count = centered.shape[0] * centered.shape[1]
     grad_y = _rows(grad_y)
     x_hat = centered * inv_std
-    grad_bias = _channel_sums(grad_y)
-    grad_scale = _channel_sums(grad_y * x_hat)
+    grad_bias = channel_sums(grad_y)
+    grad_scale = channel_sums(grad_y * x_hat)
     grad_x = (scale * inv_std / count) * (count * grad_y - grad_bias - x_hat * grad_scale)
     # The statistics are outputs too (for the running averages); their cotangents are usually 0.
     grad_x = grad_x + grad_mean / count + centered * (2.0 * grad_var / count)

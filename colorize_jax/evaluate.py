@@ -1,11 +1,19 @@
-"""Evaluates a trained model on the whole validation split.
+"""Evaluates a trained model on the whole validation split, or on whole colour photos.
 
   python -m colorize_jax.evaluate --workdir=DIR [--config=FILE[:PRESET] --config.key=value]
       [--step=N | --checkpoint=best] [--output_dir=OUT]
+  python -m colorize_jax.evaluate --workdir=DIR --photos=skimage|PATH [--render_size=PX] ...
 
 Without --config the config saved by training (DIR/config.json) is used; with it, it must build
 the same model (decode settings such as `--config.classify.temperature` may differ). Writes
 metrics.json and sheet.png to --output_dir, by default DIR/eval.
+
+With --photos, each colour photo of the set (scikit-image's `photo_evaluation.SKIMAGE_PHOTOS`,
+or a folder, file or glob) is colorized at full resolution by `colorize.Colorizer` (the network
+at --render_size, default the training size) and scored against the original with the same
+metrics; gray photos are skipped and counted. Writes photos_metrics.json (means, per-photo
+figures, names) to --output_dir, by default DIR/eval_photos. A --config applies the fields in
+which it differs from the saved config (decode settings) as the Colorizer's overrides.
 """
 
 from __future__ import annotations
@@ -16,14 +24,20 @@ from absl import app, flags, logging
 from etils import epath
 from ml_collections import config_flags
 
-from colorize_jax import cli, evaluation, reporting, sharding, trained
+from colorize_jax import cli, evaluation, photo_evaluation, reporting, sharding, trained
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training directory holding checkpoints/ and config.json.")
 config_flags.DEFINE_config_file("config", None, "Config file; default: DIR/config.json.")
 flags.DEFINE_integer("step", None, "Checkpoint step to evaluate (default: see --checkpoint).")
 flags.DEFINE_enum("checkpoint", "latest", ["latest", "best"], "Which checkpoint to evaluate.")
-flags.DEFINE_string("output_dir", None, "Where to write metrics.json and sheet.png (DIR/eval).")
+flags.DEFINE_string(
+    "output_dir", None, "Where to write the results (DIR/eval; with --photos DIR/eval_photos)."
+)
+flags.DEFINE_string(
+    "photos", "", "Evaluate on whole colour photos instead: 'skimage' or a folder, file or glob."
+)
+flags.DEFINE_integer("render_size", None, "With --photos: shorter side the network sees.")
 flags.mark_flag_as_required("workdir")
 
 
@@ -42,11 +56,31 @@ def _evaluate(
     return epath.Path(output_dir) if output_dir else epath.Path(workdir) / "eval"
 
 
+def _evaluate_photos(workdir: str, config, step: int | None, which: str) -> str:
+    results = photo_evaluation.evaluate_workdir(
+        workdir,
+        FLAGS.photos,
+        config=config,
+        step=step,
+        checkpoint=which,
+        render_size=FLAGS.render_size,
+    )
+    print(json.dumps({k: v for k, v in results.items() if not isinstance(v, list)}, sort_keys=True))
+    output_dir = FLAGS.output_dir or str(epath.Path(workdir) / "eval_photos")
+    return photo_evaluation.write_results(output_dir, results)
+
+
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if FLAGS.render_size is not None and not FLAGS.photos:
+        raise app.UsageError("--render_size applies to --photos only")
     reporting.quiet_library_logs()
     with cli.one_line_errors("colorize_jax.evaluate"):
+        if FLAGS.photos:
+            path = _evaluate_photos(FLAGS.workdir, FLAGS.config, FLAGS.step, FLAGS.checkpoint)
+            logging.info("wrote %s", path)
+            return
         eval_dir = _evaluate(
             FLAGS.workdir, FLAGS.config, FLAGS.step, FLAGS.checkpoint, FLAGS.output_dir
         )

@@ -11,6 +11,10 @@ step already exists is reused, so an interrupted table resumes where it stopped.
 classify loss use the ab prior of --ab_prior, or compute OUT/ab_prior.npz from the training
 split first. Writes OUT/table.md and prints it, and OUT/sheet.png: scikit-image's sample photos
 (`SHEET_PHOTOS`) colorized by every trained row (plus --sheet_lines), at their training size.
+
+With --photos (default "skimage": `photo_evaluation.SKIMAGE_PHOTOS`, outside the training
+classes; "" turns it off), every line is also scored on those photos at full resolution
+(`colorize_jax.evaluate --photos`, reused like the rest) into OUT/table_photos.md, printed too.
 """
 
 from __future__ import annotations
@@ -41,6 +45,12 @@ def define_flags() -> None:
     flags.DEFINE_integer("sheet_size", 128, "Side of each image of the sheet, in pixels.")
     flags.DEFINE_string(
         "ab_prior", "", "ab prior (.npz) of the classify rows; default OUT/ab_prior.npz."
+    )
+    flags.DEFINE_string(
+        "photos",
+        "skimage",
+        "Also score every line on these whole photos (OUT/table_photos.md): 'skimage', a "
+        "folder, file or glob; '' for none.",
     )
     flags.mark_flag_as_required("source")
 
@@ -312,10 +322,10 @@ def finished(workdir: str) -> bool:
     return evaluated(os.path.join(workdir, "eval"))
 
 
-def collect(workdir: str, eval_dir: str | None = None) -> dict:
-    """The table figures of a finished row (metrics of `eval_dir`, default DIR/eval)."""
+def collect(workdir: str, eval_dir: str | None = None, metrics_file: str = "metrics.json") -> dict:
+    """The table figures of a finished row (`metrics_file` of `eval_dir`, default DIR/eval)."""
     eval_dir = eval_dir or os.path.join(workdir, "eval")
-    metrics = json.load(open(os.path.join(eval_dir, "metrics.json")))
+    metrics = json.load(open(os.path.join(eval_dir, metrics_file)))
     scalars = [json.loads(line) for line in open(os.path.join(workdir, "metrics.jsonl"))]
     speeds = [r["train/images_per_second"] for r in scalars if "train/images_per_second" in r]
     params = next(r["model/num_params"] for r in scalars if "model/num_params" in r)
@@ -328,19 +338,85 @@ def collect(workdir: str, eval_dir: str | None = None) -> dict:
     }
 
 
-def markdown(results: dict[str, dict]) -> str:
-    """The table: config, parameters, images/s, minutes, then the metrics."""
-    header = ["config", "params", "img/s", "min"] + [title for title, _, _ in COLUMNS]
+def markdown(results: dict[str, dict], *, training: bool = True) -> str:
+    """The table: config, parameters, images/s and minutes (if `training`), then the metrics."""
+    header = ["config", "params"] + (["img/s", "min"] if training else [])
+    header += [title for title, _, _ in COLUMNS]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, r in results.items():
         if r["params"]:
-            cells = [name, f"{r['params'] / 1e6:.2f}M", f"{r['images_per_second']:.1f}"]
-            cells.append(f"{r['minutes']:.1f}")
+            cells = [name, f"{r['params'] / 1e6:.2f}M"]
+            if training:
+                cells += [f"{r['images_per_second']:.1f}", f"{r['minutes']:.1f}"]
         else:  # the untrained baseline
-            cells = [name, "0", "-", "-"]
+            cells = [name, "0"] + (["-", "-"] if training else [])
         cells += [fmt.format(r[key]) for _, key, fmt in COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def photos_dir(workdir: str, label: str | None = None) -> str:
+    """Where the photo evaluation of a row (`label` None) or of one of its variants goes."""
+    if label is None:
+        return os.path.join(workdir, "eval_photos")
+    return os.path.join(workdir, "variants", workdir_name(Row(label, "")), "photos")
+
+
+def photos_evaluated(output_dir: str) -> bool:
+    """Whether `output_dir` holds a photo evaluation of --photos after `--steps` steps."""
+    from colorize_jax import photo_evaluation
+
+    path = os.path.join(output_dir, photo_evaluation.RESULTS_FILE)
+    if not os.path.exists(path):
+        return False
+    results = json.load(open(path))
+    return results["step"] == FLAGS.steps and results.get("photos") == FLAGS.photos
+
+
+def photos_command(row: Row, overrides: dict[str, str], output_dir: str) -> list[str]:
+    """The `colorize_jax.evaluate --photos` command line of a trained row or of a variant."""
+    return [*variant_command(row, overrides, output_dir), f"--photos={FLAGS.photos}"]
+
+
+def run_row_photos(row: Row, *, compute: bool = True) -> dict[str, dict]:
+    """Scores a finished row and its variants on --photos; returns {line name: figures}.
+
+    Evaluations that exist for this budget are reused; the others are run when `compute`, else
+    their lines are left out. The "no colour" baseline (ab = 0) is scored in this process.
+    """
+    from colorize_jax import photo_evaluation
+
+    workdir = os.path.join(FLAGS.out, workdir_name(row))
+    evaluations = [(row.name, None, {})]
+    evaluations += [(f"{variant_base(row.name)} {label}", label, o) for label, o in row.variants]
+    lines = {}
+    for name, label, overrides in evaluations:
+        output_dir = photos_dir(workdir, label)
+        if not photos_evaluated(output_dir):
+            if not compute:
+                continue
+            print(f"[{name}] scoring on the photos {FLAGS.photos}", flush=True)
+            os.makedirs(output_dir, exist_ok=True)
+            if row.no_colour:
+                results = photo_evaluation.evaluate_photos(photo_evaluation.no_colour, FLAGS.photos)
+                photo_evaluation.write_results(output_dir, results | {"step": FLAGS.steps})
+            else:
+                with open(output_dir + ".log", "w") as log:
+                    cmd = photos_command(row, overrides, output_dir)
+                    subprocess.run(cmd, check=True, stdout=log, stderr=log)
+        lines[name] = collect(workdir, output_dir, photo_evaluation.RESULTS_FILE)
+    return lines
+
+
+def photos_markdown(results: dict[str, dict]) -> str:
+    """OUT/table_photos.md: a line naming the photos, then the table of `results` (no speeds)."""
+    first = next(iter(results.values()), {})
+    names = ", ".join(os.path.splitext(name)[0] for name in first.get("names", []))
+    caption = (
+        f"Whole photos (--photos={FLAGS.photos}: {first.get('num_images', 0)} colour photos, "
+        f"{names}), colorized at full resolution by colorize.Colorizer at the training size."
+    )
+    return caption + "\n\n" + markdown(results, training=False)
 
 
 SHEET_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "motorcycle_left.png", "rocket.jpg")
@@ -407,9 +483,10 @@ def main(argv: list[str]) -> None:
     unknown = sorted(set(FLAGS.only) - set(names))
     if unknown:
         raise app.UsageError(f"--only has unknown rows {unknown}; rows: {', '.join(names)}")
-    results = {}
+    results, photo_results = {}, {}
     for row in ROWS:
-        if not FLAGS.only or workdir_name(row) in FLAGS.only:
+        selected = not FLAGS.only or workdir_name(row) in FLAGS.only
+        if selected:
             results.update(run_row(row))
         elif finished(os.path.join(FLAGS.out, workdir_name(row))):
             results.update(run_row(row))  # rows run earlier for this budget keep their place
@@ -418,7 +495,14 @@ def main(argv: list[str]) -> None:
         table = markdown(results)
         with open(os.path.join(FLAGS.out, "table.md"), "w") as f:
             f.write(table)
+        if FLAGS.photos:  # rows outside --only keep the photo lines they have
+            photo_results.update(run_row_photos(row, compute=selected))
+            photos_table = photos_markdown(photo_results)
+            with open(os.path.join(FLAGS.out, "table_photos.md"), "w") as f:
+                f.write(photos_table)
     print(table)
+    if FLAGS.photos:
+        print(photos_table)
     write_sheet(sheet_columns(results), os.path.join(FLAGS.out, "sheet.png"))
 
 

@@ -70,3 +70,97 @@ def test_a_run_of_another_budget_is_not_reused(table_flags):
     command = quality_table.command(row, workdir)
     assert command[:3] == [sys.executable, "-m", "colorize_jax.main"]
     assert "--config.num_train_steps=7" in command
+
+
+def write_photos(output_dir, psnr, *, step=7, photos="skimage"):
+    os.makedirs(output_dir, exist_ok=True)
+    results = {**metrics(psnr), "step": step, "photos": photos, "num_images": 2}
+    with open(os.path.join(output_dir, "photos_metrics.json"), "w") as f:
+        json.dump(results | {"names": ["astronaut.png", "coffee.png"]}, f)
+
+
+def test_photo_lines_are_reused_and_tabulated_without_speeds(table_flags, monkeypatch):
+    row = quality_table.Row("toy T=0.38", "configs/unet_lab.py", variants=(("T=1.0", {"x": "1"}),))
+    workdir = os.path.join(table_flags, quality_table.workdir_name(row))
+    write_run(workdir, metrics(21.0))
+    write_photos(os.path.join(workdir, "eval_photos"), 18.0)
+    write_photos(os.path.join(workdir, "variants", "T_1_0", "photos"), 19.0)
+    monkeypatch.setattr(quality_table.subprocess, "run", lambda *a, **k: pytest.fail("reran"))
+
+    lines = quality_table.run_row_photos(row)
+
+    assert list(lines) == ["toy T=0.38", "toy T=1.0"]
+    assert lines["toy T=1.0"]["psnr"] == 19.0 and lines["toy T=1.0"]["colorfulness_gap"] == 29.5
+    table = quality_table.photos_markdown(lines).splitlines()
+    assert "--photos=skimage: 2 colour photos, astronaut, coffee" in table[0]
+    assert table[2].startswith("| config | params | PSNR | SSIM | ΔE2000 | CF | CF truth | ΔCF |")
+    assert table[4].startswith("| toy T=0.38 | 0.00M | 18.00 | 0.500 |")
+    assert table[5].startswith("| toy T=1.0 | 0.00M | 19.00 |")
+
+
+def test_missing_photo_lines_run_evaluate_photos_or_stay_out(table_flags, monkeypatch):
+    row = quality_table.Row("toy", "configs/unet_lab.py")
+    workdir = os.path.join(table_flags, "toy")
+    write_run(workdir, metrics(21.0))
+    write_photos(os.path.join(workdir, "eval_photos"), 18.0, step=5)  # another budget
+    write_photos(os.path.join(workdir, "eval_photos"), 18.0, photos="other")  # other photos
+    commands = []
+
+    def fake_run(command, **kwargs):
+        commands.append(command)
+        (output_dir,) = [arg.split("=", 1)[1] for arg in command if arg.startswith("--output_dir")]
+        write_photos(output_dir, 17.0)
+
+    monkeypatch.setattr(quality_table.subprocess, "run", fake_run)
+    assert quality_table.run_row_photos(row, compute=False) == {}
+    lines = quality_table.run_row_photos(row)
+
+    assert lines["toy"]["psnr"] == 17.0
+    (command,) = commands
+    assert command[:3] == [sys.executable, "-m", "colorize_jax.evaluate"]
+    assert f"--output_dir={os.path.join(workdir, 'eval_photos')}" in command
+    assert "--step=7" in command and command[-1] == "--photos=skimage"
+
+
+def test_the_photos_table_is_written_unless_photos_is_empty(table_flags, monkeypatch):
+    row = quality_table.Row("toy", "configs/unet_lab.py")
+    workdir = os.path.join(table_flags, "toy")
+    write_run(workdir, metrics(21.0))
+    write_photos(os.path.join(workdir, "eval_photos"), 18.0)
+    monkeypatch.setattr(quality_table, "ROWS", (row,))
+    monkeypatch.setattr(quality_table, "write_sheet", lambda *a: None)
+    monkeypatch.setattr(quality_table.subprocess, "run", lambda *a, **k: pytest.fail("reran"))
+
+    quality_table.main(["quality_table"])
+    photos_table = open(os.path.join(table_flags, "table_photos.md")).read()
+    assert "| toy | 0.00M | 18.00 |" in photos_table
+    os.remove(os.path.join(table_flags, "table_photos.md"))
+    quality_table.FLAGS.photos = ""
+    quality_table.main(["quality_table"])
+    assert os.path.exists(os.path.join(table_flags, "table.md"))
+    assert not os.path.exists(os.path.join(table_flags, "table_photos.md"))
+
+
+def test_the_no_colour_line_scores_the_photos_lightness_in_process(table_flags, monkeypatch):
+    import numpy as np
+    from PIL import Image
+    from skimage import color
+    from skimage import metrics as skimage_metrics
+
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (24, 40, 3)).astype(np.uint8)
+    Image.fromarray(photo).save(table_flags / "photo.png")
+    quality_table.FLAGS.photos = str(table_flags / "photo.png")
+    row = quality_table.Row("no colour", "configs/unet_lab.py", no_colour=True)
+    write_run(os.path.join(table_flags, "no_colour"), metrics(21.0), params=0)
+    monkeypatch.setattr(quality_table.subprocess, "run", lambda *a, **k: pytest.fail("ran"))
+
+    lines = quality_table.run_row_photos(row)
+
+    lab = color.rgb2lab(photo)
+    lab[..., 1:] = 0
+    gray = np.clip(np.round(color.lab2rgb(lab) * 255), 0, 255).astype(np.uint8)
+    expected = skimage_metrics.peak_signal_noise_ratio(photo, gray)
+    np.testing.assert_allclose(lines["no colour"]["psnr"], expected, rtol=2e-3)
+    assert lines["no colour"]["colorfulness"] < 1.0
+    assert quality_table.photos_markdown(lines).splitlines()[-1].startswith("| no colour | 0 |")

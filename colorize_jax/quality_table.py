@@ -42,6 +42,12 @@ def define_flags() -> None:
     flags.DEFINE_list(
         "sheet_lines", [], "Variant lines (e.g. 'unet_lab_classify T=0.6') added to the sheet."
     )
+    flags.DEFINE_multi_string(
+        "sheet_workdir",
+        [],
+        "TITLE=DIR[,KEY=VALUE...]: another trained workdir (its latest checkpoint, with those "
+        "config overrides, e.g. decode_chroma_gain=1.6) as a column of the sheet.",
+    )
     flags.DEFINE_integer("sheet_size", 128, "Side of each image of the sheet, in pixels.")
     flags.DEFINE_string(
         "ab_prior", "", "ab prior (.npz) of the classify rows; default OUT/ab_prior.npz."
@@ -440,15 +446,17 @@ def sheet_photos(size: int) -> list:
     return images
 
 
-def write_sheet(columns: dict[str, tuple[str, dict[str, str]]], path: str) -> None:
-    """Colorizes `sheet_photos` with each column's (workdir, overrides) model; writes `path`."""
+def write_sheet(columns: dict[str, tuple], path: str) -> None:
+    """Colorizes `sheet_photos` with each column's (workdir, overrides[, step]) model (step:
+    the table's by default, None for the latest); writes `path`."""
     from colorize_jax import colorize, sheets
     from colorize_jax.colorize import Colorizer
 
     images = sheet_photos(FLAGS.sheet_size)
     rows = [[colorize.gray_version(image)] for image in images]
-    for workdir, overrides in columns.values():
-        colorizer = Colorizer(workdir, step=FLAGS.steps, overrides=overrides)
+    for workdir, overrides, *step in columns.values():
+        step = step[0] if step else FLAGS.steps
+        colorizer = Colorizer(workdir, step=step, checkpoint="latest", overrides=overrides)
         for row, image in zip(rows, colorizer.colorize_batch(images), strict=True):
             row.append(image)
     for row, image in zip(rows, images, strict=True):
@@ -474,6 +482,12 @@ def sheet_columns(results: dict[str, dict]) -> dict[str, tuple[str, dict[str, st
     missing = sorted(set(FLAGS.sheet_lines) - set(columns))
     if missing:
         raise app.UsageError(f"--sheet_lines names no finished line: {missing}")
+    for spec in FLAGS.sheet_workdir:
+        title, _, rest = spec.partition("=")
+        workdir, *settings = rest.split(",")
+        if not title or not workdir or not all("=" in item for item in settings):
+            raise app.UsageError(f"--sheet_workdir={spec!r}: use TITLE=DIR[,KEY=VALUE...]")
+        columns[title] = (workdir, dict(item.split("=", 1) for item in settings), None)
     return columns
 
 

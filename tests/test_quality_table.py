@@ -164,3 +164,12 @@ def test_the_no_colour_line_scores_the_photos_lightness_in_process(table_flags, 
     np.testing.assert_allclose(lines["no colour"]["psnr"], expected, rtol=2e-3)
     assert lines["no colour"]["colorfulness"] < 1.0
     assert quality_table.photos_markdown(lines).splitlines()[-1].startswith("| no colour | 0 |")
+
+
+def test_sheet_workdirs_add_columns_with_their_overrides(table_flags):
+    quality_table.FLAGS.sheet_workdir = ["long run x1.6=runs/long,decode_chroma_gain=1.6"]
+    columns = quality_table.sheet_columns({})
+    assert columns == {"long run x1.6": ("runs/long", {"decode_chroma_gain": "1.6"}, None)}
+    quality_table.FLAGS.sheet_workdir = ["no directory"]
+    with pytest.raises(quality_table.app.UsageError, match="TITLE=DIR"):
+        quality_table.sheet_columns({})

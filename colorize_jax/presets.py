@@ -132,6 +132,64 @@ def effnet_unet_model(**overrides) -> ml_collections.ConfigDict:
     return model
 
 
+def pretrained_effnet_config(
+    preset: str, *, adversarial: bool = False
+) -> ml_collections.ConfigDict:
+    """configs/effnet_unet_lab.py: the ImageNet EfficientNet-Lite0 U-Net, L1 + MSE, any preset.
+
+    The other pretrained-encoder experiments start from it; `adversarial` adds pix2pix's
+    discriminator (shrunk by the preset like the generator) and the GAN schedule.
+    """
+    config = base_config()
+    config.model = effnet_unet_model()
+    config.losses.mse = 1.0  # L1 + MSE, as the independent PyTorch run of issue 13
+    config.encoder_lr_multiplier = 0.2  # Encoder at 2e-4 when the decoder is at 1e-3.
+    config.freeze_encoder_steps = 0  # Optimizer steps before the encoder starts to learn.
+    if adversarial:
+        config.discriminator = pix2pix_discriminator()
+        config.gan = gan_schedule()
+    apply_preset(config, preset)
+    if preset == "cpu":
+        config.data.image_size = 128  # imagenette128's own size; the encoder needs context
+        config.warmup_steps = 100
+    return config
+
+
+def classify_settings() -> ml_collections.ConfigDict:
+    """config.classify of Zhang et al. (2016)'s colour classification (see colorize_jax.heads)."""
+    classify = ml_collections.ConfigDict()
+    classify.grid_size = 10  # Side of the ab cells; the in-gamut ones are the classes.
+    classify.num_nearest = 5  # Bins of each pixel's soft target.
+    classify.sigma = 5.0  # Gaussian kernel of the soft targets (ab units).
+    classify.prior_path = ""  # .npz from colorize_jax.ab_prior; "": no rebalancing.
+    classify.prior_sigma = 5.0  # Smoothing of the prior (ab units).
+    classify.rebalance_lambda = 0.5  # Prior mixed with uniform; 1: no rebalancing.
+    classify.decode = "annealed_mean"  # Or "mode", "mean", "chroma_mean", "regression".
+    classify.temperature = 0.38  # Of the annealed mean.
+    classify.decode_unbiased = False  # Divide the class weights out before decoding.
+    return classify
+
+
+def pix2pix_discriminator() -> ml_collections.ConfigDict:
+    """config.discriminator of pix2pix: a PatchGAN with its own Adam (see colorize_jax.gan)."""
+    discriminator = ml_collections.ConfigDict()
+    discriminator.model = patchgan_model()
+    discriminator.learning_rate = 2e-4  # Peak Adam learning rate (same schedule as G's).
+    discriminator.adam_b1 = 0.5
+    discriminator.adam_b2 = 0.999
+    discriminator.weight_decay = 0.0
+    discriminator.grad_clip_norm = 0.0  # Global gradient-norm clipping (0: off).
+    return discriminator
+
+
+def gan_schedule() -> ml_collections.ConfigDict:
+    """config.gan: DeOldify's NoGAN phases, both off by default."""
+    gan = ml_collections.ConfigDict()
+    gan.pretrain_generator_steps = 0  # NoGAN: first train G alone (no adversarial term).
+    gan.pretrain_discriminator_steps = 0  # Then D alone, G frozen; then both.
+    return gan
+
+
 def patchgan_model(**overrides) -> ml_collections.ConfigDict:
     """pix2pix's 70x70 PatchGAN discriminator (2.8M parameters on L + ab)."""
     model = ml_collections.ConfigDict()

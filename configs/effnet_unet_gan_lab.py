@@ -12,25 +12,12 @@ Run:
 Presets (":PRESET"): "" / gpu / tpu (256 px, bfloat16), cpu (128 px), demo (offline).
 """
 
-import importlib.util
-import os
-
-
-def _sibling(name: str):
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from colorize_jax import presets
 
 
 def get_config(preset: str = ""):
-    config = _sibling("effnet_unet_lab").get_config(preset)
-    pix2pix = _sibling("pix2pix_lab").get_config(preset)
-    config.discriminator = pix2pix.discriminator
-    config.gan = pix2pix.gan
-    for name in ("gan_vanilla", "gan_lsgan", "gan_hinge"):
-        config.losses[name] = 0.0
+    config = presets.pretrained_effnet_config(preset, adversarial=True)
+    config.losses.update({"gan_vanilla": 0.0, "gan_lsgan": 0.0, "gan_hinge": 0.0})
     config.losses.gan_vanilla = 0.01  # against L1 + MSE at 1 each (pix2pix: 1 against 100 L1)
     config.adam_b1 = 0.5  # the usual GAN momentum, for both networks
     if preset == "cpu":

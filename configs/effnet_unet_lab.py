@@ -12,21 +12,11 @@ Presets (":PRESET"): "" / gpu / tpu (256 px, bfloat16), cpu (128 px, float32), d
 64 px, pretrained too).
 """
 
-import ml_collections
-
 from colorize_jax import presets
 
 
 def get_config(preset: str = ""):
-    config = presets.base_config()
-    config.model = presets.effnet_unet_model()
-    config.losses = ml_collections.ConfigDict(
-        {"l1": 1.0, "mse": 1.0, "huber": 0.0, "colorfulness": 0.0}
-    )
-    config.encoder_lr_multiplier = 0.2  # Encoder at 2e-4 when the decoder is at 1e-3.
-    config.freeze_encoder_steps = 0  # Optimizer steps before the encoder starts to learn.
-    presets.apply_preset(config, preset)
-    if preset == "cpu":
-        config.data.image_size = 128
-        config.warmup_steps = 100
-    return config
+    # The fields live in presets.pretrained_effnet_config, which the other effnet_unet
+    # experiments build on: an EfficientNet-Lite0 U-Net with init_from="efficientnet_lite0",
+    # L1 + MSE, encoder_lr_multiplier 0.2, and 128 px crops with the cpu preset.
+    return presets.pretrained_effnet_config(preset)

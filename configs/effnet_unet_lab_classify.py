@@ -14,25 +14,16 @@ Run:
 Presets (":PRESET"): "" / gpu / tpu (256 px, bfloat16), cpu (128 px, float32), demo (offline).
 """
 
-import importlib.util
-import os
-
-
-def _sibling(name: str):
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from colorize_jax import presets
 
 
 def get_config(preset: str = ""):
-    config = _sibling("effnet_unet_lab").get_config(preset)
-    classify = _sibling("unet_lab_classify").get_config(preset)
-    config.classify = classify.classify
+    config = presets.pretrained_effnet_config(preset)
     config.model.output_activation = "linear"  # logits; colorize_jax.heads applies tanh to ab
-    config.losses = classify.losses
-    config.losses.l1 = 1.0
+    config.classify = presets.classify_settings()
+    config.losses.classify = 1.0
+    config.losses.l1 = 1.0  # the regressed ab channels beside the logits
+    config.losses.mse = 0.0
     if preset == "cpu":
         # 262 logits per pixel at 128 px: batch 32 peaks at ~17 GB of host memory, 16 at ~9.
         config.per_device_batch_size = 16

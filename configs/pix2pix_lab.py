@@ -41,17 +41,8 @@ def get_config(preset: str = ""):
         }
     )
 
-    config.discriminator = ml_collections.ConfigDict()
-    config.discriminator.model = presets.patchgan_model()
-    config.discriminator.learning_rate = 2e-4  # Peak Adam learning rate (same schedule as G's).
-    config.discriminator.adam_b1 = 0.5
-    config.discriminator.adam_b2 = 0.999
-    config.discriminator.weight_decay = 0.0
-    config.discriminator.grad_clip_norm = 0.0  # Global gradient-norm clipping (0: off).
-
-    config.gan = ml_collections.ConfigDict()
-    config.gan.pretrain_generator_steps = 0  # NoGAN: first train G alone (no adversarial term).
-    config.gan.pretrain_discriminator_steps = 0  # Then D alone, G frozen; then both.
+    config.discriminator = presets.pix2pix_discriminator()
+    config.gan = presets.gan_schedule()
 
     config = presets.apply_preset(config, preset)
     # pix2pix's optimizer for the generator in every preset (the presets tune it for regression).

@@ -34,14 +34,5 @@ def get_config(preset: str = ""):
         {"classify": 1.0, "l1": 0.0, "mse": 0.0, "huber": 0.0, "colorfulness": 0.0}
     )
 
-    config.classify = ml_collections.ConfigDict()
-    config.classify.grid_size = 10  # Side of the ab cells; the in-gamut ones are the classes.
-    config.classify.num_nearest = 5  # Bins of each pixel's soft target.
-    config.classify.sigma = 5.0  # Gaussian kernel of the soft targets (ab units).
-    config.classify.prior_path = ""  # .npz from colorize_jax.ab_prior; "": no rebalancing.
-    config.classify.prior_sigma = 5.0  # Smoothing of the prior (ab units).
-    config.classify.rebalance_lambda = 0.5  # Prior mixed with uniform; 1: no rebalancing.
-    config.classify.decode = "annealed_mean"  # Or "mode", "mean", "chroma_mean", "regression".
-    config.classify.temperature = 0.38  # Of the annealed mean.
-    config.classify.decode_unbiased = False  # Divide the class weights out before decoding.
+    config.classify = presets.classify_settings()
     return presets.apply_preset(config, preset)

@@ -30,24 +30,19 @@ import jax.numpy as jnp
 from colorize_jax.models.batch_norm import channel_sums
 
 
+def _window(padded: jax.Array, i: int, j: int, stride: int, out_h: int, out_w: int):
+    """padded[:, i + stride * y, j + stride * x] for the output's y < out_h, x < out_w."""
+    limits = (padded.shape[0], i + stride * (out_h - 1) + 1, j + stride * (out_w - 1) + 1)
+    return jax.lax.slice(padded, (0, i, j, 0), (*limits, padded.shape[3]), (1, stride, stride, 1))
+
+
 def _taps(padded: jax.Array, kernel: jax.Array, stride: int, out_h: int, out_w: int):
     """sum over taps (i, j) of padded[:, i + stride*y, j + stride*x] * kernel[i, j]."""
     k_h, k_w = kernel.shape[:2]
     out = None
     for i in range(k_h):
         for j in range(k_w):
-            window = jax.lax.slice(
-                padded,
-                (0, i, j, 0),
-                (
-                    padded.shape[0],
-                    i + stride * (out_h - 1) + 1,
-                    j + stride * (out_w - 1) + 1,
-                    padded.shape[3],
-                ),
-                (1, stride, stride, 1),
-            )
-            term = window * kernel[i, j]
+            term = _window(padded, i, j, stride, out_h, out_w) * kernel[i, j]
             out = term if out is None else out + term
     return out
 
@@ -106,17 +101,7 @@ def _backward(stride, padding, residuals, cotangent):
     for i in range(k_h):
         row = []
         for j in range(k_w):
-            window = jax.lax.slice(
-                padded,
-                (0, i, j, 0),
-                (
-                    padded.shape[0],
-                    i + stride * (out_h - 1) + 1,
-                    j + stride * (out_w - 1) + 1,
-                    padded.shape[3],
-                ),
-                (1, stride, stride, 1),
-            )
+            window = _window(padded, i, j, stride, out_h, out_w)
             product = (window * cotangent).astype(jnp.float32)
             row.append(channel_sums(product.reshape(product.shape[0], -1, product.shape[-1])))
         rows.append(jnp.stack(row))

@@ -61,17 +61,24 @@ def test_two_processes_of_four_devices_train_like_one_process_of_eight(tmp_path)
     )  # fmt: skip
     largest = max(jax.tree_util.tree_leaves(differences))
     print(f"largest parameter difference, 1x8 against 2x4: {largest:.3g}")
-    jax.tree_util.tree_map(
-        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5),
-        state_one.generator.params,
-        state_two.generator.params,
-    )
     model = models.create_model(config.model, heads.create(config).num_outputs)
     initial = train.make_init_fn(config, model)(jax.random.key(config.seed)).generator.params
-    moved = jax.tree_util.tree_map(
-        lambda a, b: float(np.max(np.abs(a - b))), initial, state_two.generator.params
+
+    # The all-reduce sums in another order (one process's 8 devices vs gloo across two), and
+    # Adam's normalization magnifies that rounding where a gradient is near zero, by an amount
+    # that depends on the CPU (largest difference 3e-7 on an AVX2 EPYC, 5e-4 on an AVX-512
+    # one). So the bound is on the mean difference relative to the mean movement: 0.5% on the
+    # AVX-512 machine, where batches split differently would give ~100%.
+    def mean_abs(tree_a, tree_b):
+        leaves = zip(*map(jax.tree_util.tree_leaves, (tree_a, tree_b)), strict=True)
+        diffs = np.concatenate([np.abs(np.ravel(a) - np.ravel(b)) for a, b in leaves])
+        return float(np.mean(diffs))
+
+    relative = mean_abs(state_one.generator.params, state_two.generator.params) / mean_abs(
+        initial, state_two.generator.params
     )
-    assert largest < 0.01 * max(jax.tree_util.tree_leaves(moved))  # the model did train
+    print(f"mean parameter difference / mean movement: {relative:.3g}")
+    assert relative < 0.01
 
     # Every process took part in each checkpoint; only process 0 wrote logs and the sheet.
     data_item = tmp_path / "two/checkpoints/4/data"

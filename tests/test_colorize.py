@@ -16,16 +16,7 @@ from PIL import Image, ImageOps
 from skimage import color
 
 from colorize_jax import colorize, photos
-from tests.tiny_training import REPO, tiny_config
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    from colorize_jax import train
-
-    directory = tmp_path_factory.mktemp("trained")
-    train.train_and_evaluate(tiny_config(), str(directory))
-    return str(directory)
+from tests.tiny_training import REPO
 
 
 @pytest.fixture(scope="module")

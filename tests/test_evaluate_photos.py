@@ -22,15 +22,6 @@ from tests.tiny_training import REPO, tiny_config
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    from colorize_jax import train
-
-    directory = tmp_path_factory.mktemp("trained")
-    train.train_and_evaluate(tiny_config(), str(directory))
-    return str(directory)
-
-
-@pytest.fixture(scope="module")
 def colorizer(workdir):
     return colorize.Colorizer(workdir, checkpoint="latest")
 

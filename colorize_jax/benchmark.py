@@ -5,14 +5,17 @@ optionally the PyTorch twin's speed measured alternately in the same run.
       [--steps=10] [--rounds=3] [--torch_python=VENV/bin/python [--twin=effnet_unet]]
 
 Fields: compile_s (the jitted train step), step_s (median), images_per_second, flops_per_step
-(XLA's cost analysis of the compiled step), achieved_flops, peak_flops (this run's measured
-float32 matmul rate on CPU; a table of device peaks on GPU/TPU), mfu, pipeline_images_per_second
+(XLA's cost analysis of the compiled step), achieved_flops, peak_flops and its source (on CPU
+the best float32 GEMM rate among XLA, XLA+YNNPACK and NumPy's BLAS, measured in this run; a table
+of device peaks on GPU/TPU; see `peak_flops`), mfu against it, peak_flops_xla and mfu_xla
+(against XLA's own GEMM), gemm_gflops (every library's rate), pipeline_images_per_second
 (the configured source and workers, without training), pipeline_margin (pipeline rate /
 training rate: 1 means training would wait for data). With --torch_python, the PyTorch twin of
 the config's model (`TWINS`: ../shared/bench/torch_unet_twin.py for configs/bench_unet.py,
 torch_effnet_unet_twin.py for configs/bench_effnet_unet.py; --twin or --torch_script choose
 another; --twin_channels_last its channels-last mode) runs `--steps` steps between each of our
---rounds; torch_images_per_second and ratio (ours / twin's) are medians of rounds.
+--rounds; torch_images_per_second and ratio (ours / twin's) are medians of rounds, torch_mfu the
+twin's MFU (our FLOPs per step: the networks are the same) against the same peak.
 """
 
 from __future__ import annotations
@@ -24,12 +27,21 @@ import subprocess
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
-from colorize_jax import cli, data, heads, models, reporting, sharding, train
+from colorize_jax import (
+    cli,
+    cpu_runtime,
+    data,
+    heads,
+    models,
+    peak_flops,
+    reporting,
+    sharding,
+    train,
+)
 
 FLAGS = flags.FLAGS
 
@@ -51,20 +63,6 @@ def define_flags() -> None:
     flags.DEFINE_string("torch_script", None, "Path of the twin's script (default: TWINS').")
     flags.DEFINE_bool("twin_channels_last", False, "Run the twin in its channels-last mode.")
     flags.mark_flag_as_required("config")
-
-
-# Dense bf16 peak FLOP/s per chip, for MFU on accelerators (CPUs are measured instead).
-DEVICE_PEAK_FLOPS = {
-    "TPU v4": 275e12,
-    "TPU v5 lite": 197e12,
-    "TPU v5e": 197e12,
-    "TPU v5p": 459e12,
-    "TPU v6 lite": 918e12,
-    "NVIDIA A100-SXM4-40GB": 312e12,
-    "NVIDIA A100-SXM4-80GB": 312e12,
-    "NVIDIA H100 80GB HBM3": 989e12,
-    "NVIDIA H200": 989e12,
-}
 
 
 def compiled_train_step(config, mesh):
@@ -104,20 +102,6 @@ def time_steps(compiled, state, batch, steps: int):
         jax.block_until_ready(metrics)
         times.append(time.perf_counter() - start)
     return state, times
-
-
-def matmul_flops(n: int = 2048, repeats: int = 5) -> float:
-    """This machine's float32 matmul FLOP/s (median of `repeats` n x n products)."""
-    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
-    b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
-    product = jax.jit(jnp.matmul)
-    product(a, b).block_until_ready()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        product(a, b).block_until_ready()
-        times.append(time.perf_counter() - start)
-    return 2 * n**3 / statistics.median(times)
 
 
 def pipeline_rate(config, batches: int) -> float:
@@ -170,17 +154,6 @@ def torch_twin(config, steps: int) -> dict:
     return json.loads(output.strip().splitlines()[-1])
 
 
-def peak_flops() -> tuple[float, str]:
-    """(peak FLOP/s, how it was found): the device table, or a measured matmul on CPU."""
-    kind = jax.devices()[0].device_kind
-    if jax.default_backend() != "cpu":
-        for name, flops in DEVICE_PEAK_FLOPS.items():
-            if kind.startswith(name):
-                return flops * jax.device_count(), f"table: {name} x {jax.device_count()}"
-        return float("nan"), f"unknown device {kind!r}"
-    return matmul_flops(), "measured float32 matmul"
-
-
 def describe(model) -> str:
     """The benchmarked network in a few words."""
     if model.name == "effnet_unet":
@@ -201,11 +174,12 @@ def run(config) -> dict:
             twins.append(torch_twin(config, FLAGS.steps))
     step_s = statistics.median(ours)
     images = config.per_device_batch_size * jax.device_count()
-    peak, peak_source = peak_flops()
+    peak = peak_flops.peak_flops()
     result = {
         "config": f"{describe(config.model)}, batch {images} x {config.data.image_size}px, "
         f"{config.model.get('dtype', 'float32')}",
         "backend": jax.default_backend(),
+        "cpu": cpu_runtime.describe_cpu(),
         "devices": jax.device_count(),
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
         "compile_s": round(compile_s, 2),
@@ -214,10 +188,14 @@ def run(config) -> dict:
         "images_per_second": round(images / step_s, 2),
         "flops_per_step": flops,
         "achieved_flops": round(flops / step_s),
-        "peak_flops": round(peak),
-        "peak_flops_source": peak_source,
-        "mfu": round(flops / step_s / peak, 4),
+        "peak_flops": round(peak["peak_flops"]),
+        "peak_flops_source": peak["peak_flops_source"],
+        "mfu": round(flops / step_s / peak["peak_flops"], 4),
+        "peak_flops_xla": round(peak["peak_flops_xla"]),
+        "mfu_xla": round(flops / step_s / peak["peak_flops_xla"], 4),
     }
+    if "gemm_rates" in peak:
+        result["gemm_gflops"] = {k: round(v / 1e9, 1) for k, v in peak["gemm_rates"].items()}
     if FLAGS.pipeline_batches:
         rate = pipeline_rate(config, FLAGS.pipeline_batches)
         result["pipeline_images_per_second"] = round(rate, 1)
@@ -229,6 +207,9 @@ def run(config) -> dict:
         result["torch_params"] = twins[0]["params"]
         result["torch_images_per_second"] = round(statistics.median(twin_rates), 2)
         result["torch_images_per_second_rounds"] = [round(r, 2) for r in twin_rates]
+        result["torch_mfu"] = round(
+            flops * statistics.median(twin_rates) / images / peak["peak_flops"], 4
+        )
         result["ratio"] = round(
             statistics.median(images / s / r for s, r in zip(ours, twin_rates, strict=True)), 3
         )

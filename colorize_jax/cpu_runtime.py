@@ -3,8 +3,11 @@
 Both must take effect before JAX starts its CPU backend (XLA reads `XLA_FLAGS` once, and the
 allocator settings must precede the allocations of XLA's threads), so a program that runs JAX
 computations before importing colorize_jax keeps the defaults. Figures are from
-`python -m colorize_jax.benchmark --config=configs/bench_unet.py` on a 2-core AMD EPYC with
-jaxlib 0.10.2 (train step of the U-Net twin, batch 16 x 64 px, float32).
+`python -m colorize_jax.benchmark --config=configs/bench_unet.py` with jaxlib 0.10.2 (train step
+of the U-Net twin, batch 16 x 64 px, float32) on two kinds of 2-core machine: an AMD EPYC with
+AVX2 (issue 7) and an AMD EPYC Zen 5 (family 26) with AVX-512 incl. BF16 and VNNI (issue 14).
+The best settings came out the same on both, so they do not depend on the CPU's features;
+`describe_cpu` names the CPU in the benchmark's output so that figures can be told apart.
 
 XLA flags (`XLA_FLAGS`; a flag the user already set is left alone):
 
@@ -15,6 +18,14 @@ XLA flags (`XLA_FLAGS`; a flag the user already set is left alone):
       45 ms with it and 12 ms without; the train step 1.02 s and 0.70 s. The flag touches CPU
       compilation only. Added only for jaxlib versions known to accept it (XLA aborts on an
       unknown flag).
+      On AVX-512 (Zen 5), each option compiled into the same process and timed alternately
+      (best step of 12, s; runs/i14 scripts of issue 14): none 0.285; YNNPACK individual_dot
+      0.282 (within noise; its 2048^3 GEMM is 7% faster than XLA's, but the U-Net's dots are
+      small); individual_convolution 0.365 (+28%); dot+eltwise 0.299; bfloat16 compute 0.310,
+      with YNNPACK dot+conv 0.382 (no native BF16 GEMM on this path); prefer_vector_width=512
+      0.280, fast_math 0.286, concurrency-optimized scheduler, XNN graph fusion and tiling
+      propagation all within noise; oneDNN (`xla_cpu_use_onednn` + onednn fusion type dot)
+      dies with SIGILL. So YNNPACK stays off on both kinds of CPU.
 
 glibc malloc (`mallopt`), only when JAX will run on the CPU (no GPU/TPU plugin installed, or
 `JAX_PLATFORMS` starting with "cpu"), and not when `COLORIZE_JAX_DEFAULT_MALLOC=1`:
@@ -89,6 +100,33 @@ def tune_malloc(environ: MutableMapping[str, str] | None = None) -> bool:
         return False
     mallopt = ctypes.CDLL(None).mallopt
     return all(mallopt(param, value) == 1 for param, value in MALLOC_SETTINGS)
+
+
+def describe_cpu(cpuinfo: str | None = None) -> str:
+    """The CPU in a few words, e.g. "AMD EPYC (family 26 model 2) x2, avx512f avx512_bf16".
+
+    From /proc/cpuinfo on Linux (`cpuinfo` overrides it, for tests): model name, family and
+    model, logical CPUs usable by this process, and the vector extensions that decide which
+    kernels run (AVX2, AVX-512, its BF16 and VNNI parts, AMX).
+    """
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo") as file:
+                cpuinfo = file.read()
+        except OSError:
+            return f"{platform.processor() or platform.machine()} x{os.cpu_count()}"
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    flags = set(fields.get("flags", "").split())
+    wanted = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile")
+    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (
+        f"{fields.get('model name', 'unknown CPU')} (family {fields.get('cpu family', '?')} "
+        f"model {fields.get('model', '?')}) x{count}, "
+        + " ".join(flag for flag in wanted if flag in flags)
+    ).strip()
 
 
 def apply_defaults() -> None:

@@ -1,10 +1,12 @@
 """benchmark: the bench config is the twin's network; the figures are computed, not timed here."""
 
+import time
+
 import jax
 import numpy as np
 import pytest
 
-from colorize_jax import benchmark, heads, models, sharding
+from colorize_jax import benchmark, heads, models, peak_flops, sharding
 from configs import bench_unet
 from tests.tiny_training import tiny_config
 
@@ -67,9 +69,25 @@ def test_flops_of_the_compiled_step_match_a_hand_count_of_the_convolutions():
     assert 2.5 * forward < flops < 4.5 * forward
 
 
-def test_matmul_rate_is_measured():
-    rate = benchmark.matmul_flops(n=256, repeats=3)
-    assert 1e8 < rate < 1e14
+def test_cpu_peak_is_the_best_gemm_rate_and_names_its_library():
+    rates = peak_flops.cpu_gemm_rates(n=256, repeats=3)
+    assert "xla" in rates and any(name.startswith("numpy_") for name in rates)
+    assert all(1e8 < rate < 1e14 for rate in rates.values())
+    peak = peak_flops.peak_flops(n=256, repeats=3)
+    best = peak["peak_flops_source"].split()[0]
+    assert best in peak["gemm_rates"]
+    assert peak["peak_flops"] == max(peak["gemm_rates"].values())
+    assert peak["peak_flops_xla"] == peak["gemm_rates"]["xla"]
+
+
+def test_gemm_rate_is_flops_over_the_fastest_call():
+    calls = iter([0.0, 0.2, 0.1, 0.4])  # warm-up, then three timed calls
+
+    def product():
+        time.sleep(next(calls))
+
+    rate = peak_flops.best_rate(product, flops=1e9, repeats=3)
+    assert 0.8e10 < rate <= 1e10  # 1e9 FLOPs in ~0.1 s, sleep overshooting a little
 
 
 def test_pipeline_rate_reads_real_batches():

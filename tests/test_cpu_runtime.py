@@ -96,3 +96,21 @@ def test_large_blocks_stay_in_the_heap_on_cpu():
     assert _run(MMAPPED_BLOCKS.format(setup="import colorize_jax"), cpu) == "0"
     opt_out = {**cpu, "COLORIZE_JAX_DEFAULT_MALLOC": "1"}
     assert _run(MMAPPED_BLOCKS.format(setup="import colorize_jax"), opt_out) == "1"
+
+
+def test_cpu_is_described_by_name_family_and_vector_extensions():
+    cpuinfo = textwrap.dedent(
+        """\
+        processor\t: 0
+        cpu family\t: 26
+        model\t\t: 2
+        model name\t: AMD EPYC
+        flags\t\t: fpu sse avx2 avx512f avx512bw avx512_bf16 avx512_vnni
+        processor\t: 1
+        model name\t: ignored second entry
+        """
+    )
+    described = cpu_runtime.describe_cpu(cpuinfo)
+    assert described.startswith("AMD EPYC (family 26 model 2) x")
+    assert described.endswith("avx2 avx512f avx512_bf16 avx512_vnni")
+    assert "amx" not in described and "ignored" not in described

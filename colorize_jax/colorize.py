@@ -3,6 +3,8 @@
   python -m colorize_jax.colorize --workdir=DIR INPUT... --output_dir=OUT
       [--step=N | --checkpoint=latest] [--render_size=PX] [--format=png|jpeg] [--compare]
       [--allow_same_dir] [--batch_size=8] [--set=classify.temperature=0.5]
+  python -m colorize_jax.colorize --onnx=MODEL.onnx INPUT... --output_dir=OUT [--render_size=PX]
+      [--format=png|jpeg] [--compare] [--allow_same_dir] [--batch_size=8]
 
 INPUT: image files, folders (searched recursively) or glob patterns. The network runs on a
 copy whose shorter side is --render_size pixels (default: the training image size), rounded to a
@@ -12,9 +14,16 @@ applied), alpha channel and CIELAB L (within quantization, < 0.5). Outputs are n
 inputs in OUT (folders mirrored); an input is never overwritten. A bad input is reported on one
 line and skipped; the exit status is 1 when any failed.
 
+--onnx runs a model exported by `colorize_jax.export` (its sidecar MODEL.onnx.json beside it)
+with onnxruntime instead of a workdir with JAX: the same outputs, sizes and errors, and no JAX
+computation (`onnx_colorizer`). Its decode settings are those it was exported with, so --set,
+--step and --checkpoint do not apply; --render_size defaults to the exported one.
+
 Python:
   from colorize_jax.colorize import Colorizer
   rgb = Colorizer("runs/unet_lab").colorize(gray_or_rgb_uint8)   # (H, W, 3) uint8
+  from colorize_jax.onnx_colorizer import OnnxColorizer
+  rgb = OnnxColorizer("unet_lab.onnx").colorize(gray_or_rgb_uint8)
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from absl import app, flags, logging
+from etils import epath
 from PIL import Image
 
 from colorize_jax import colorspace, heads, models, photos, reporting, sharding, sheets, trained
@@ -73,19 +83,12 @@ class Colorizer:
         self.head = heads.create(config)
         model = models.create_model(config.model, self.head.num_outputs)
         self.stride = model.stride  # inputs are padded to it anyway; a multiple avoids the padding
-        size = render_size or config.data.image_size
-        if size <= 0:
-            raise ValueError(f"render size must be positive, got {size}")
-        self.render_size = max(self.stride, round(size / self.stride) * self.stride)
+        self.render_size = round_render_size(render_size or config.data.image_size, self.stride)
         self._predict = jax.jit(self._predict_ab)
 
     def render_shape(self, height: int, width: int) -> tuple[int, int]:
         """(height, width) of the network's copy of an image: shorter side = render_size."""
-        scale = self.render_size / min(height, width)
-        return tuple(
-            max(self.stride, round(side * scale / self.stride) * self.stride)
-            for side in (height, width)
-        )
+        return render_shape(self.render_size, self.stride, height, width)
 
     def colorize(self, image: np.ndarray) -> np.ndarray:
         """Colorizes one gray (H, W) / (H, W, 1) or RGB (H, W, 3) uint8 image -> (H, W, 3) uint8.
@@ -113,10 +116,56 @@ class Colorizer:
         space = self.config.data.color_space
         inputs, _ = colorspace.encode(images, space)
         predictions = self.head.predict(network.apply_fn(network.variables, inputs, train=False))
-        predictions = predictions.astype(jnp.float32)
-        if space == "lab":
-            return predictions * colorspace.LAB_AB_SCALE
-        return colorspace.rgb_to_lab(colorspace.decode(inputs, predictions, space))[..., 1:]
+        return target_ab(inputs, predictions.astype(jnp.float32), space)
+
+
+def load_colorizer(workdir: str, **kwargs: Any) -> Colorizer:
+    """`Colorizer(workdir, **kwargs)`, its workdir's problems as one-line errors naming the fix.
+
+    FileNotFoundError: no config.json, no checkpoint (or not that --step); ValueError: a
+    checkpoint whose files do not restore (truncated, corrupt, or of another model config).
+    """
+    config_path = epath.Path(workdir) / "config.json"
+    if not config_path.exists():
+        raise FileNotFoundError(
+            f"{config_path} not found: point --workdir at a training directory "
+            "(config.json and checkpoints/, as colorize_jax.main writes them)"
+        )
+    try:
+        return Colorizer(workdir, **kwargs)
+    except (ValueError, FileNotFoundError):
+        raise
+    except Exception as error:  # noqa: BLE001 - orbax and TensorStore raise many kinds
+        while error.__cause__ is not None:
+            error = error.__cause__
+        cause = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+        raise ValueError(
+            f"cannot restore the checkpoint in {workdir} ({cause}): pick another with --step=N "
+            "or --checkpoint=latest, or train again"
+        ) from None
+
+
+def round_render_size(size: int, stride: int) -> int:
+    """`size` rounded to a positive multiple of `stride` (ValueError unless positive)."""
+    if size <= 0:
+        raise ValueError(f"render size must be positive, got {size}")
+    return max(stride, round(size / stride) * stride)
+
+
+def render_shape(render_size: int, stride: int, height: int, width: int) -> tuple[int, int]:
+    """(height, width) at which a network of `stride` sees an image: shorter side render_size.
+
+    Both sides are multiples of `stride`, which the exported models require too.
+    """
+    scale = render_size / min(height, width)
+    return tuple(max(stride, round(side * scale / stride) * stride) for side in (height, width))
+
+
+def target_ab(inputs: Any, predictions: Any, space: str) -> Any:
+    """CIELAB (a, b) (ab units) of predicted colour targets for model `inputs` (NumPy or JAX)."""
+    if space == "lab":
+        return predictions * colorspace.LAB_AB_SCALE
+    return colorspace.rgb_to_lab(colorspace.decode(inputs, predictions, space))[..., 1:]
 
 
 def recombine(rgb: np.ndarray, ab_small: np.ndarray) -> np.ndarray:
@@ -183,6 +232,7 @@ FLAGS = flags.FLAGS
 def define_flags() -> None:
     """The command line's flags (defined only when run as a program, so importing is free)."""
     flags.DEFINE_string("workdir", None, "Training directory holding checkpoints/ and config.json.")
+    flags.DEFINE_string("onnx", None, "ONNX model of colorize_jax.export (instead of --workdir).")
     flags.DEFINE_string("output_dir", None, "Folder for the colorized images (created).")
     flags.DEFINE_integer("step", None, "Checkpoint step (default: see --checkpoint).")
     flags.DEFINE_enum("checkpoint", "best", ["best", "latest"], "Which checkpoint without --step.")
@@ -232,33 +282,43 @@ def _report_error(message: str) -> None:
     print(f"colorize_jax.colorize: error: {message}", file=sys.stderr, flush=True)
 
 
+def _load_colorizer():
+    """The Colorizer of --workdir (JAX), or the onnxruntime one of --onnx (no JAX computation)."""
+    if FLAGS.onnx:
+        from colorize_jax import onnx_colorizer  # noqa: PLC0415 - it imports this module
+
+        return onnx_colorizer.OnnxColorizer(FLAGS.onnx, render_size=FLAGS.render_size)
+    enable_compilation_cache(FLAGS.compilation_cache_dir)
+    return load_colorizer(
+        FLAGS.workdir,
+        step=FLAGS.step,
+        checkpoint=FLAGS.checkpoint,
+        render_size=FLAGS.render_size,
+        overrides=dict(item.split("=", 1) for item in FLAGS.set),
+    )
+
+
 def main(argv: list[str]) -> None:
     specs = argv[1:]
     if not specs:
         raise app.UsageError("give at least one INPUT: image files, folders or glob patterns")
-    if not FLAGS.workdir or not FLAGS.output_dir:
-        raise app.UsageError("--workdir and --output_dir are required")
+    if bool(FLAGS.workdir) == bool(FLAGS.onnx) or not FLAGS.output_dir:
+        raise app.UsageError("--output_dir and one of --workdir or --onnx are required")
+    if FLAGS.onnx and (FLAGS.set or FLAGS.step is not None):
+        raise app.UsageError("--set and --step apply to --workdir; an ONNX model is fixed")
     reporting.quiet_library_logs()
     inputs, errors = photos.find_inputs(specs)
     for error in errors:
         _report_error(error)
     try:
         photos.check_output_dir(inputs, FLAGS.output_dir, allow_same_dir=FLAGS.allow_same_dir)
-        enable_compilation_cache(FLAGS.compilation_cache_dir)
-        overrides = dict(item.split("=", 1) for item in FLAGS.set)
         start = time.perf_counter()
-        colorizer = Colorizer(
-            FLAGS.workdir,
-            step=FLAGS.step,
-            checkpoint=FLAGS.checkpoint,
-            render_size=FLAGS.render_size,
-            overrides=overrides,
-        )
+        colorizer = _load_colorizer()
     except (ValueError, FileNotFoundError) as error:
         raise SystemExit(f"colorize_jax.colorize: error: {str(error).splitlines()[0]}") from None
     logging.info(
         "model of %s at step %d, render size %d (stride %d), loaded in %.1f s",
-        FLAGS.workdir,
+        FLAGS.workdir or FLAGS.onnx,
         colorizer.step,
         colorizer.render_size,
         colorizer.stride,

@@ -1,8 +1,13 @@
 """Evaluation over the whole validation split: metrics.json and an image sheet.
 
 Each prediction is turned into an 8-bit RGB image rebuilt from the ground-truth lightness and the
-predicted colour, and compared with the ground-truth image. Every metric is a mean over images.
-Batches are padded with masked examples so every process runs the same number of steps.
+predicted colour, and compared with the ground-truth image. The pixel metrics (`METRIC_KEYS`,
+`metrics.image_metrics`) are means over images. With `perceptual_metrics` (the config's
+`eval_perceptual_metrics`) the pretrained networks' metrics of `pretrained_metrics` are added
+(`PERCEPTUAL_METRIC_KEYS`: LPIPS, top-1 agreement, and `fd_effnet`, a distance between the
+feature distributions of the whole colorized and true sets). Batches are padded with masked
+examples so every process runs the same number of steps; the sums of every batch are added up
+in float64 on the host.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from absl import logging
 from etils import epath
 from jax.experimental import multihost_utils
 
-from colorize_jax import colorspace, data, heads, metrics, sharding, sheets
+from colorize_jax import colorspace, data, heads, metrics, pretrained_metrics, sharding, sheets
 from colorize_jax.train_state import NetworkState
 
 METRIC_KEYS = (
@@ -33,6 +38,7 @@ METRIC_KEYS = (
     "acc_de2.3",
     "acc_de10",
 )
+PERCEPTUAL_METRIC_KEYS = pretrained_metrics.KEYS
 
 
 def colorize_batch(
@@ -60,20 +66,26 @@ def eval_step(
     *,
     space: str,
     head: heads.Head | None = None,
+    perceptual_metrics: bool = False,
 ):
-    """Sums of each per-image metric over the unmasked examples of `batch`, and their count."""
+    """Sums of each per-image metric over the unmasked examples of `batch`, and their count.
+
+    `perceptual_metrics` adds `pretrained_metrics.batch_sums` (feature moment sums included).
+    """
     _, colorized = colorize_batch(network, batch["image"], space=space, head=head)
     per_image = metrics.image_metrics(colorized, batch["image"])
     mask = batch["mask"].astype(jnp.float32)
     sums = {name: jnp.sum(per_image[name] * mask) for name in METRIC_KEYS}
+    if perceptual_metrics:
+        sums.update(pretrained_metrics.batch_sums(colorized, batch["image"], batch["mask"]))
     sums["num_images"] = jnp.sum(mask)
     sums["num_skipped"] = jnp.sum(batch["num_skipped"]).astype(jnp.float32)
     return sums
 
 
 @functools.cache
-def _jitted(fn, space: str, head: heads.Head | None):
-    return jax.jit(functools.partial(fn, space=space, head=head))
+def _jitted(fn, space: str, head: heads.Head | None, **settings):
+    return jax.jit(functools.partial(fn, space=space, head=head, **settings))
 
 
 def evaluate(
@@ -84,31 +96,34 @@ def evaluate(
     space: str,
     num_sheet_images: int = 8,
     head: heads.Head | None = None,
+    perceptual_metrics: bool = False,
 ) -> tuple[dict[str, float], np.ndarray | None]:
     """Runs the metrics over every batch; returns (mean metrics, comparison sheet or None).
 
     `head` turns the network's outputs into the colour target (see `heads`); None: they are.
+    `perceptual_metrics` adds those of `PERCEPTUAL_METRIC_KEYS` (see `pretrained_metrics`).
     """
-    step_fn = _jitted(eval_step, space, head)
+    step_fn = _jitted(eval_step, space, head, perceptual_metrics=perceptual_metrics)
     totals = None
     sheet_rows: list[list[np.ndarray]] = []
     for local_batch in eval_batches:
         batch = sharding.to_global_arrays(
             {key: local_batch[key] for key in ("image", "mask", "num_skipped")}, mesh
         )
-        sums = step_fn(network, batch)
-        totals = sums if totals is None else jax.tree_util.tree_map(jnp.add, totals, sums)
+        sums = pretrained_metrics.as_float64(step_fn(network, batch))
+        totals = sums if totals is None else jax.tree_util.tree_map(np.add, totals, sums)
         if len(sheet_rows) < num_sheet_images:
             sheet_rows += _sheet_rows(
                 network, batch, space, head, num_sheet_images - len(sheet_rows)
             )
     if totals is None:
         raise ValueError("the evaluation split yielded no batches: check config.data.eval_split")
-    totals = {key: float(value) for key, value in jax.device_get(totals).items()}
-    count = totals.pop("num_images")
+    count = float(totals.pop("num_images"))
     if count == 0:
         raise ValueError("the evaluation split has no readable images")
-    results = {name: totals[name] / count for name in METRIC_KEYS}
+    results = {name: float(totals[name]) / count for name in METRIC_KEYS}
+    if perceptual_metrics:
+        results.update(pretrained_metrics.results(totals, count))
     results["num_images"] = int(count)
     results["num_skipped"] = int(totals["num_skipped"])
     sheet = sheets.grid(sheet_rows) if sheet_rows else None
@@ -183,6 +198,7 @@ def evaluate_and_write(
         space=config.data.color_space,
         num_sheet_images=config.num_sheet_images,
         head=heads.create(config),
+        perceptual_metrics=bool(config.get("eval_perceptual_metrics", False)),
     )
     write_results(workdir, results, sheet, step=step, eval_dir=eval_dir)
     return results, sheet

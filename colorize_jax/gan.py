@@ -127,6 +127,7 @@ def gan_train_step(
     pretrain_generator_steps: int = 0,
     pretrain_discriminator_steps: int = 0,
     target_chroma_gain: float = 1.0,
+    loss_options: Mapping[str, Mapping] | None = None,
 ) -> tuple[TrainState, dict[str, jax.Array]]:
     """One discriminator update, then one generator update (each subject to the NoGAN phase).
 
@@ -138,7 +139,8 @@ def gan_train_step(
     "d_accuracy" (share of patches it classifies right), the gradient norms and learning rates
     of both networks, and "gan_phase" (1: generator warm-up, 2: discriminator warm-up, 3: both).
     `target_chroma_gain` multiplies the targets' chroma (see `step_inputs.prepare`): the
-    regression terms fit, and the discriminator takes as real, the boosted colours.
+    regression terms fit, and the discriminator takes as real, the boosted colours. The
+    regression terms also get the clean inputs and `loss_options` (see `train.train_step`).
     """
     regression_weights, gan_term = adversarial.split_weights(loss_weights)
     if gan_term is None:
@@ -198,7 +200,14 @@ def gan_train_step(
     )
 
     def generator_objective(predictions):
-        total, terms = losses.weighted_sum(regression_weights, predictions, targets, space=space)
+        total, terms = losses.weighted_sum(
+            regression_weights,
+            predictions,
+            targets,
+            space=space,
+            inputs=inputs,
+            options=loss_options,
+        )
         # The discriminator's statistics updates from this pass are dropped: the generator's
         # update leaves every part of the discriminator as its own update left it.
         logits, _ = discriminate(new_discriminator.variables, predictions)

@@ -134,7 +134,13 @@ class Head:
         return losses.classify(logits, soft_targets, pixel_weights)
 
     def loss(
-        self, weights: Mapping[str, float], outputs: jax.Array, targets: jax.Array
+        self,
+        weights: Mapping[str, float],
+        outputs: jax.Array,
+        targets: jax.Array,
+        *,
+        inputs: jax.Array | None = None,
+        options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> tuple[jax.Array, dict[str, jax.Array]]:
         """(sum of weight * term, {name: unweighted term}) over the active terms, float32.
 
@@ -143,21 +149,30 @@ class Head:
         DDColor's x1.2; 1: untouched), so every term, the classify term's soft targets
         included, fits the boosted colour. Evaluation never calls this: its targets stay true.
         Every term of `losses.LOSS_TERMS` (the colour-space-aware `colorfulness` too) sees the
-        regressed channels; `losses.CLASSIFICATION_TERMS` see the logits.
+        regressed channels, except `losses.INPUT_TERMS` (`perceptual`), which see the decoded
+        prediction (`loss_prediction`) with the model's `inputs`; `losses.CLASSIFICATION_TERMS`
+        see the logits. `options` are the terms' own settings (`losses.term_options`).
         """
         targets = colorspace.scale_chroma(targets, self.space, self.target_chroma_gain)
+        context = {"space": self.space, "inputs": inputs, "options": options}
         if not self.classify and self.regression_activation == "linear":
             # plain regression, as ever
-            return losses.weighted_sum(weights, outputs, targets, space=self.space)
+            return losses.weighted_sum(weights, outputs, targets, **context)
         parts = self.split(outputs.astype(jnp.float32))
         regression = {
-            name: w for name, w in weights.items() if w and name not in losses.CLASSIFICATION_TERMS
+            name: w
+            for name, w in weights.items()
+            if w and name not in (*losses.CLASSIFICATION_TERMS, *losses.INPUT_TERMS)
         }
         total, terms = jnp.zeros((), jnp.float32), {}
         if regression:
-            total, terms = losses.weighted_sum(
-                regression, parts["regression"], targets, space=self.space
+            total, terms = losses.weighted_sum(regression, parts["regression"], targets, **context)
+        decoded = {name: w for name, w in weights.items() if w and name in losses.INPUT_TERMS}
+        if decoded:
+            decoded_total, decoded_terms = losses.weighted_sum(
+                decoded, self.loss_prediction(outputs.astype(jnp.float32)), targets, **context
             )
+            total, terms = total + decoded_total, {**terms, **decoded_terms}
         if weights.get("classify"):
             terms["classify"] = self.classify_loss(parts["logits"], targets)
             total = total + weights["classify"] * terms["classify"]
@@ -166,6 +181,14 @@ class Head:
     def predict(self, outputs: jax.Array) -> jax.Array:
         """The colour target (scaled as `colorspace.encode`'s targets) that `outputs` predict."""
         return scale_chroma(self._decode(outputs), self.space, self.chroma_gain)
+
+    def loss_prediction(self, outputs: jax.Array) -> jax.Array:
+        """The decoded colour target the `losses.INPUT_TERMS` train: `predict`'s without the
+        evaluation's `chroma_gain`, and the annealed mean where the decode is "mode" (whose
+        argmax has no gradient)."""
+        if self.classify and self.decode == "mode":
+            return dataclasses.replace(self, decode="annealed_mean")._decode(outputs)
+        return self._decode(outputs)
 
     def _decode(self, outputs: jax.Array) -> jax.Array:
         if not self.classify and self.regression_activation == "linear":
@@ -205,8 +228,16 @@ def create(config: Any) -> Head:
         return Head(space=space, regression_channels=channels, **gains)
     classify = bool(weights.get("classify"))
     decode = settings.get("decode", "annealed_mean")
-    regress = decode == "regression" or any(
-        w for name, w in weights.items() if name not in losses.CLASSIFICATION_TERMS
+    # The INPUT_TERMS (perceptual) train the decoded prediction: by themselves they need no
+    # regressed channels beside the logits.
+    regress = (
+        not classify
+        or decode == "regression"
+        or any(
+            w
+            for name, w in weights.items()
+            if name not in (*losses.CLASSIFICATION_TERMS, *losses.INPUT_TERMS)
+        )
     )
     if config.model.get("output_activation", "linear") != "linear":
         raise ValueError(

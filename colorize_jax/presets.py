@@ -7,6 +7,7 @@ that every experiment accepts the same `:PRESET` suffix on the command line:
   ""/"gpu"/"tpu"  full size: 256 px crops, the full U-Net, bfloat16 compute
   "cpu"           a laptop-class CPU: 64 px crops, a U-Net of about 2M parameters
   "demo"          offline on scikit-image's sample photos, about two minutes on 2 CPU cores
+                  (without the pretrained networks' evaluation metrics)
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ def base_config() -> ml_collections.ConfigDict:
 
     # {term name: weight}; weight-0 terms are off but can be set from the command line.
     config.losses = ml_collections.ConfigDict(
-        {"l1": 1.0, "mse": 0.0, "huber": 0.0, "colorfulness": 0.0}
+        {"l1": 1.0, "mse": 0.0, "huber": 0.0, "colorfulness": 0.0, "perceptual": 0.0}
     )
+    config.perceptual = perceptual_settings()  # The "perceptual" term's network and layers.
 
     config.num_train_steps = 100_000  # Optimizer steps.
     config.per_device_batch_size = 32  # Global batch = this x number of devices.
@@ -64,7 +66,20 @@ def base_config() -> ml_collections.ConfigDict:
     config.best_metric = "psnr"  # Validation metric that picks the "best" checkpoint.
     config.decode_chroma_gain = 1.0  # Predicted chroma x this in evaluation and colorize.
     config.num_sheet_images = 8  # Validation images shown in the sheet.
+    # LPIPS (AlexNet, VGG16), fd_effnet and top-1 agreement of the pretrained EfficientNet-Lite0
+    # in evaluation (colorize_jax.pretrained_metrics); off: the pixel metrics only.
+    config.eval_perceptual_metrics = True
     return config
+
+
+def perceptual_settings() -> ml_collections.ConfigDict:
+    """config.perceptual: the frozen network of the "perceptual" loss term (losses.perceptual)."""
+    perceptual = ml_collections.ConfigDict()
+    perceptual.network = "vgg16"  # "vgg16", "alexnet" or "efficientnet_lite0" (ImageNet).
+    perceptual.layers = (1, 2, 3, 4, 5)  # Of its 5 feature maps (vgg16: relu1_2 .. relu5_3).
+    perceptual.layer_weights = ()  # One per layer; () weighs each layer 1.
+    perceptual.lpips_heads = False  # Weigh channels by LPIPS's heads (vgg16/alexnet: LPIPS).
+    return perceptual
 
 
 def unet_model(**overrides) -> ml_collections.ConfigDict:
@@ -255,6 +270,9 @@ def apply_preset(config: ml_collections.ConfigDict, preset: str) -> ml_collectio
         config.eval_every_steps = 300
         config.checkpoint_every_steps = 100
         config.data.num_workers = 0
+        # Nine photos are too few for fd_effnet, and the networks' compilation would take a
+        # good part of the two minutes (and of every test that trains the demo).
+        config.eval_perceptual_metrics = False
     return config
 
 

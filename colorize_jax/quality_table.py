@@ -7,7 +7,9 @@ Each row is a separate `colorize_jax.main` process on the `cpu` preset (64 px cr
 `--steps` steps and evaluated on the first `--eval_examples` validation images. A row's
 variants (e.g. the decode temperatures of a classifier) evaluate that row's checkpoint again with
 other settings (`colorize_jax.evaluate`), each a line of its own. A row whose evaluation at that
-step already exists is reused, so an interrupted table resumes where it stopped. Rows of the
+step already exists is reused, so an interrupted table resumes where it stopped; one evaluated
+before the pretrained networks' metrics existed (`PERCEPTUAL_KEYS`) has its checkpoint evaluated
+again, not retrained. The rows are `quality_rows.ROWS`. Rows of the
 classify loss use the ab prior of --ab_prior, or compute OUT/ab_prior.npz from the training
 split first. Writes OUT/table.md and prints it, and OUT/sheet.png: scikit-image's sample photos
 (`SHEET_PHOTOS`) colorized by every trained row (plus --sheet_lines), at their training size.
@@ -24,9 +26,16 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 
 from absl import app, flags
+
+from colorize_jax.quality_rows import (  # noqa: F401  (the rows live there; known here too)
+    CHROMA_GAIN_SWEEP,
+    ROWS,
+    TEMPERATURE_SWEEP,
+    UNBIASED_SWEEP,
+    Row,
+)
 
 FLAGS = flags.FLAGS
 
@@ -59,19 +68,6 @@ def define_flags() -> None:
         "folder, file or glob; '' for none.",
     )
     flags.mark_flag_as_required("source")
-
-
-@dataclass(frozen=True)
-class Row:
-    """One table row: a config file and the overrides that make the experiment."""
-
-    name: str
-    config: str
-    overrides: dict[str, str] = field(default_factory=dict)
-    no_colour: bool = False  # evaluate ab = 0 (the gray image) instead of training
-    # (label, overrides): re-evaluations of the trained checkpoint with other (decode) settings.
-    variants: tuple[tuple[str, dict[str, str]], ...] = ()
-    uses_prior: bool = False  # sets config.classify.prior_path to the table's ab prior
 
 
 def write_no_colour_row(row: Row, workdir: str) -> None:
@@ -110,93 +106,6 @@ def config_flags_load(path: str, preset: str):
     return module.get_config(preset)
 
 
-TEMPERATURE_SWEEP = tuple(
-    (f"T={t}", {"classify.temperature": t}) for t in ("0.1", "0.2", "0.6", "1.0")
-) + (("mode", {"classify.decode": "mode"}),)
-# The same decodes with the rebalancing divided out of the predicted distribution (heads).
-UNBIASED_SWEEP = tuple(
-    (f"unbiased T={t}", {"classify.decode_unbiased": "true", "classify.temperature": t})
-    for t in ("0.2", "0.38", "0.6", "1.0")
-) + tuple(
-    (
-        f"{'unbiased ' if unbiased else ''}chroma_mean T={t}",
-        {
-            "classify.decode": "chroma_mean",
-            "classify.decode_unbiased": str(unbiased).lower(),
-            "classify.temperature": t,
-        },
-    )
-    for unbiased, t in ((False, "1.0"), (True, "1.0"), (True, "0.6"))
-)
-
-# A regression's prediction with its chroma multiplied (heads.scale_chroma): the frontier
-# between accuracy and colourfulness, on one checkpoint.
-CHROMA_GAIN_SWEEP = tuple(
-    (f"chroma x{g}", {"decode_chroma_gain": g}) for g in ("1.3", "1.6", "2.0")
-)
-
-ROWS = (
-    Row("no colour", "configs/unet_lab.py", no_colour=True),
-    Row("unet_lab", "configs/unet_lab.py"),
-    Row(
-        "unet_lab_classify T=0.38",
-        "configs/unet_lab_classify.py",
-        variants=TEMPERATURE_SWEEP + UNBIASED_SWEEP,
-        uses_prior=True,
-    ),
-    Row(
-        "unet_lab_classify + L1 T=0.38",
-        "configs/unet_lab_classify.py",
-        {"losses.l1": "1"},
-        variants=TEMPERATURE_SWEEP
-        + UNBIASED_SWEEP
-        + (("regression", {"classify.decode": "regression"}),),
-        uses_prior=True,
-    ),
-    Row("unet_lab (MSE)", "configs/unet_lab.py", {"losses.l1": "0", "losses.mse": "1"}),
-    Row("cnn_lab", "configs/cnn_lab.py"),
-    Row("unet_rgb", "configs/unet_rgb.py"),
-    Row("unet_yuv", "configs/unet_yuv.py"),
-    Row("unet_strided_lab", "configs/unet_strided_lab.py"),
-    Row("resnet34_unet_lab", "configs/resnet34_unet_lab.py"),
-    Row("unet_attention_lab", "configs/unet_attention_lab.py"),
-    Row("pix2pix_lab", "configs/pix2pix_lab.py"),
-    # The pretrained EfficientNet-Lite0 encoder rows train at 128 px (the cpu preset of
-    # effnet_unet_lab.py), so they have their own "no colour" line at that size.
-    Row("no colour 128 px", "configs/effnet_unet_lab.py", no_colour=True),
-    Row("effnet_unet_lab", "configs/effnet_unet_lab.py", variants=CHROMA_GAIN_SWEEP),
-    Row(
-        "effnet_unet_lab_classify + L1 T=0.38",
-        "configs/effnet_unet_lab_classify.py",
-        # Its cpu preset trains batches of 16 (32 needs ~17 GB at 128 px): half the images.
-        variants=(
-            ("T=0.2", {"classify.temperature": "0.2"}),
-            ("unbiased T=0.6", {"classify.decode_unbiased": "true", "classify.temperature": "0.6"}),
-            ("regression", {"classify.decode": "regression"}),
-        ),
-        uses_prior=True,
-    ),
-    # What the anchors do for saturation: DDColor's targets with chroma x1.2 and its
-    # colourfulness loss; BigColor's training photos of colourfulness >= 15 only.
-    Row(
-        "effnet_unet_lab chroma x1.2",
-        "configs/effnet_unet_lab.py",
-        {"data.target_chroma_gain": "1.2"},
-    ),
-    Row(
-        "effnet_unet_lab + colourfulness",
-        "configs/effnet_unet_lab.py",
-        {"losses.colorfulness": "0.5"},
-    ),
-    Row("effnet_unet_lab CF>=15", "configs/effnet_unet_lab.py", {"data.min_colorfulness": "15"}),
-    # DeOldify's NoGAN: the generator alone for half the budget, then against the PatchGAN.
-    Row(
-        "effnet_unet_gan_lab",
-        "configs/effnet_unet_gan_lab.py",
-        {"gan.pretrain_generator_steps": "100", "gan.pretrain_discriminator_steps": "10"},
-    ),
-)
-
 COLUMNS = (
     ("PSNR", "psnr", "{:.2f}"),
     ("SSIM", "ssim", "{:.3f}"),
@@ -208,7 +117,15 @@ COLUMNS = (
     ("AuC", "auc_ab", "{:.3f}"),
     ("acc ΔE<2.3", "acc_de2.3", "{:.3f}"),
     ("acc ΔE<10", "acc_de10", "{:.3f}"),
+    # The pretrained networks' metrics (colorize_jax.pretrained_metrics).
+    ("LPIPS", "lpips_alex", "{:.3f}"),
+    ("LPIPS vgg", "lpips_vgg", "{:.3f}"),
+    ("FD effnet", "fd_effnet", "{:.2f}"),
+    ("top-1 agree", "top1_agreement", "{:.3f}"),
+    ("top-1 gray", "top1_agreement_gray", "{:.3f}"),
 )
+# An evaluation without them (made before they existed) is run again, without retraining.
+PERCEPTUAL_KEYS = ("lpips_alex", "lpips_vgg", "fd_effnet", "top1_agreement", "top1_agreement_gray")
 
 
 def workdir_name(row: Row) -> str:
@@ -280,10 +197,11 @@ def prior_path() -> str:
     return path
 
 
-def run_row(row: Row) -> dict[str, dict]:
+def run_row(row: Row, *, complete: bool = True) -> dict[str, dict]:
     """Trains and evaluates one row and its variants, reusing what exists for this budget.
 
-    Returns the table lines: {line name: figures}.
+    `complete`: evaluate again what was evaluated without the `PERCEPTUAL_KEYS` metrics (else
+    their cells stay empty). Returns the table lines: {line name: figures}.
     """
     workdir = os.path.join(FLAGS.out, workdir_name(row))
     if not finished(workdir):
@@ -297,10 +215,18 @@ def run_row(row: Row) -> dict[str, dict]:
                 subprocess.run(command(row, workdir), check=True, stdout=log, stderr=log)
         with open(os.path.join(workdir, "table_timing.json"), "w") as f:
             json.dump({"minutes": (time.perf_counter() - start) / 60}, f)
+    elif complete and not evaluated(os.path.join(workdir, "eval")):
+        print(f"[{row.name}] evaluating the checkpoint again for {PERCEPTUAL_KEYS}", flush=True)
+        if row.no_colour:
+            write_no_colour_row(row, workdir)
+        else:
+            with open(os.path.join(workdir, "eval.log"), "w") as log:
+                cmd = variant_command(row, {}, os.path.join(workdir, "eval"))
+                subprocess.run(cmd, check=True, stdout=log, stderr=log)
     lines = {row.name: collect(workdir)}
     for label, overrides in row.variants:
         eval_dir = os.path.join(workdir, "variants", workdir_name(Row(label, "")))
-        if not evaluated(eval_dir):
+        if not evaluated(eval_dir, complete=complete):
             print(f"[{row.name}] evaluating {label}", flush=True)
             os.makedirs(eval_dir, exist_ok=True)
             with open(eval_dir + ".log", "w") as log:
@@ -315,17 +241,24 @@ def variant_base(name: str) -> str:
     return name.rsplit(" T=", 1)[0]
 
 
-def evaluated(eval_dir: str) -> bool:
-    """Whether `eval_dir` holds an evaluation after `--steps` steps."""
+def evaluated(eval_dir: str, *, complete: bool = True) -> bool:
+    """Whether `eval_dir` holds an evaluation after `--steps` steps (`complete`: one with the
+    `PERCEPTUAL_KEYS` metrics too)."""
     path = os.path.join(eval_dir, "metrics.json")
-    return os.path.exists(path) and json.load(open(path))["step"] == FLAGS.steps
+    if not os.path.exists(path):
+        return False
+    metrics = json.load(open(path))
+    if metrics["step"] != FLAGS.steps:
+        return False
+    return not complete or all(key in metrics for key in PERCEPTUAL_KEYS)
 
 
 def finished(workdir: str) -> bool:
-    """Whether the row's run exists and was evaluated after `--steps` steps."""
+    """Whether the row's run exists and was evaluated after `--steps` steps (maybe without the
+    `PERCEPTUAL_KEYS` metrics, which `run_row` then adds by evaluating its checkpoint again)."""
     if not os.path.exists(os.path.join(workdir, "table_timing.json")):
         return False
-    return evaluated(os.path.join(workdir, "eval"))
+    return evaluated(os.path.join(workdir, "eval"), complete=False)
 
 
 def collect(workdir: str, eval_dir: str | None = None, metrics_file: str = "metrics.json") -> dict:
@@ -345,9 +278,14 @@ def collect(workdir: str, eval_dir: str | None = None, metrics_file: str = "metr
 
 
 def markdown(results: dict[str, dict], *, training: bool = True) -> str:
-    """The table: config, parameters, images/s and minutes (if `training`), then the metrics."""
+    """The table: config, parameters, images/s and minutes (if `training`), then the metrics.
+
+    A metric none of the lines has (the photos' pretrained metrics) is left out; a line
+    without one that others have shows "-".
+    """
+    columns = [c for c in COLUMNS if any(c[1] in r for r in results.values())]
     header = ["config", "params"] + (["img/s", "min"] if training else [])
-    header += [title for title, _, _ in COLUMNS]
+    header += [title for title, _, _ in columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, r in results.items():
         if r["params"]:
@@ -356,7 +294,7 @@ def markdown(results: dict[str, dict], *, training: bool = True) -> str:
                 cells += [f"{r['images_per_second']:.1f}", f"{r['minutes']:.1f}"]
         else:  # the untrained baseline
             cells = [name, "0"] + (["-", "-"] if training else [])
-        cells += [fmt.format(r[key]) for _, key, fmt in COLUMNS]
+        cells += [fmt.format(r[key]) if key in r else "-" for _, key, fmt in columns]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -503,7 +441,8 @@ def main(argv: list[str]) -> None:
         if selected:
             results.update(run_row(row))
         elif finished(os.path.join(FLAGS.out, workdir_name(row))):
-            results.update(run_row(row))  # rows run earlier for this budget keep their place
+            # Rows run earlier for this budget keep their place, as they were evaluated.
+            results.update(run_row(row, complete=False))
         else:
             continue
         table = markdown(results)

@@ -189,17 +189,21 @@ def train_step(
     seed: int,
     input_noise_std: float = 0.0,
     head: heads.Head | None = None,
+    loss_options: Mapping[str, Mapping] | None = None,
 ) -> tuple[TrainState, dict[str, jax.Array]]:
     """One optimizer step of the generator on the weighted sum of the configured loss terms.
 
     `input_noise_std` > 0 adds Gaussian noise of that standard deviation (in the [-1, 1] input
     scale) to the model's input, an augmentation; the targets stay clean. `head` says what the
-    network's outputs are (see `heads`); None: the regressed colour target itself.
+    network's outputs are (see `heads`); None: the regressed colour target itself. The loss
+    terms get the clean inputs (`losses.INPUT_TERMS` rebuild the image from them) and
+    `loss_options`, the terms' own settings (`losses.term_options`).
     """
     generator = state.generator
-    _, inputs, targets, dropout_rng = step_inputs.prepare(
+    clean_inputs, inputs, targets, dropout_rng = step_inputs.prepare(
         batch, state.step, space=space, seed=seed, input_noise_std=input_noise_std
     )
+    context = {"inputs": clean_inputs, "options": loss_options}
 
     def loss_fn(params):
         variables = {**generator.variables, "params": params}
@@ -211,9 +215,11 @@ def train_step(
             rngs={"dropout": dropout_rng},
         )
         if head is None:
-            total, terms = losses.weighted_sum(loss_weights, predictions, targets)
+            total, terms = losses.weighted_sum(
+                loss_weights, predictions, targets, space=space, **context
+            )
         else:
-            total, terms = head.loss(loss_weights, predictions, targets)
+            total, terms = head.loss(loss_weights, predictions, targets, **context)
         return total, (terms, updates.get("batch_stats", {}))
 
     (total, (terms, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
@@ -243,6 +249,7 @@ def make_step_fn(config: ml_collections.ConfigDict) -> Callable:
         "learning_rate_fn": create_learning_rate_fn(config),
         "seed": config.seed,
         "input_noise_std": config.data.get("input_noise_std", 0.0),
+        "loss_options": losses.term_options(config),
     }
     if not gan.enabled(config):
         step_fn = functools.partial(train_step, **kwargs, head=heads.create(config))

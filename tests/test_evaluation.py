@@ -87,3 +87,50 @@ def test_constant_colour_prediction_matches_a_hand_computed_auc(eval_dataset):
         [metrics.peak_signal_noise_ratio(t, p) for t, p in zip(truth, pred, strict=True)]
     )
     np.testing.assert_allclose(results["psnr"], psnr, rtol=2e-3)
+
+
+def test_pretrained_metrics_accumulate_over_masked_batches(eval_dataset):
+    import jax
+    import jax.numpy as jnp
+
+    from colorize_jax import frechet, pretrained_metrics
+
+    mesh = sharding.create_mesh()
+    zero_ab = _predictor(lambda x: jnp.zeros(x.shape[:-1] + (2,)))
+    results, _ = evaluation.evaluate(
+        zero_ab, eval_dataset, mesh, space="lab", num_sheet_images=0, perceptual_metrics=True
+    )
+    assert set(evaluation.PERCEPTUAL_METRIC_KEYS) <= set(results)
+    # Independent path: every image at once, unpadded; the Gaussians by NumPy.
+    truth = _truth_images(eval_dataset)
+    gray = np.asarray(pretrained_metrics.gray_version(jnp.asarray(truth)))
+    values, features = jax.jit(pretrained_metrics.per_image)(gray, truth)
+    for key in pretrained_metrics.PER_IMAGE_KEYS:
+        np.testing.assert_allclose(results[key], np.mean(values[key]), rtol=1e-4, atol=1e-6)
+    pred, true = (np.asarray(features[k], np.float64) for k in ("pred", "truth"))
+    expected = frechet.distance(
+        pred.mean(0), np.cov(pred, rowvar=False), true.mean(0), np.cov(true, rowvar=False)
+    )
+    np.testing.assert_allclose(results["fd_effnet"], expected, rtol=1e-3)
+    # The no-colour prediction is the gray photo: the same top-1 agreement; LPIPS > 0.
+    assert results["top1_agreement"] == results["top1_agreement_gray"]
+    assert results["lpips_alex"] > 0.01 and results["fd_effnet"] > 0
+    # The truth itself: LPIPS 0, full agreement, no distance between the two fits.
+    same, same_features = jax.jit(pretrained_metrics.per_image)(truth, truth)
+    assert np.all(np.asarray(same["top1_agreement"]) == 1)
+    assert float(np.max(same["lpips_vgg"])) < 1e-6
+    f = np.asarray(same_features["pred"], np.float64)
+    assert frechet.distance(f.mean(0), np.cov(f.T), f.mean(0), np.cov(f.T)) < 1e-6
+
+
+def test_the_classifier_knows_a_cat():
+    import jax
+    import jax.numpy as jnp
+    import skimage.data
+
+    from colorize_jax.models import imagenet_classifier
+
+    cat = jnp.asarray(skimage.data.chelsea()[None, :, 50:350] / 255.0, jnp.float32)
+    logits, pooled = jax.jit(imagenet_classifier.classify)(cat)
+    assert int(jnp.argmax(logits[0])) in range(281, 286)  # ImageNet's domestic cats
+    assert pooled.shape == (1, 1280) and float(pooled.min()) >= 0.0

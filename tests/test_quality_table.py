@@ -173,3 +173,43 @@ def test_sheet_workdirs_add_columns_with_their_overrides(table_flags):
     quality_table.FLAGS.sheet_workdir = ["no directory"]
     with pytest.raises(quality_table.app.UsageError, match="TITLE=DIR"):
         quality_table.sheet_columns({})
+
+
+def test_a_row_evaluated_without_the_pretrained_metrics_is_evaluated_again(
+    table_flags, monkeypatch
+):
+    row = quality_table.Row("toy", "configs/unet_lab.py", variants=(("T=1.0", {"x": "1"}),))
+    workdir = os.path.join(table_flags, "toy")
+    old = {k: v for k, v in metrics(21.0).items() if k not in quality_table.PERCEPTUAL_KEYS}
+    write_run(workdir, old)
+    assert quality_table.finished(workdir)  # trained: not to be trained again
+    assert not quality_table.evaluated(os.path.join(workdir, "eval"))
+    commands = []
+
+    def evaluate(cmd, **kwargs):
+        commands.append(cmd)
+        output_dir = next(a for a in cmd if a.startswith("--output_dir=")).split("=", 1)[1]
+        os.makedirs(output_dir, exist_ok=True)
+        with open(os.path.join(output_dir, "metrics.json"), "w") as f:
+            json.dump({**metrics(22.0), "step": 7}, f)
+
+    monkeypatch.setattr(quality_table.subprocess, "run", evaluate)
+    lines = quality_table.run_row(row)
+    assert [cmd[2] for cmd in commands] == ["colorize_jax.evaluate"] * 2
+    assert f"--output_dir={os.path.join(workdir, 'eval')}" in commands[0]
+    assert lines["toy"]["lpips_alex"] == 0.5 and lines["toy"]["psnr"] == 22.0
+    assert json.load(open(os.path.join(workdir, "table_timing.json")))["minutes"] == 2.5
+    # Lines without a metric show "-"; a metric no line has is left out of the table.
+    lines["toy"].pop("fd_effnet")
+    table = quality_table.markdown(lines).splitlines()
+    assert "| FD effnet |" in table[0] and table[2].split(" | ")[-3] == "-"
+    lines["toy T=1.0"].pop("fd_effnet")
+    assert "FD effnet" not in quality_table.markdown(lines)
+
+
+def test_the_pretrained_metric_keys_are_the_evaluations():
+    from colorize_jax import pretrained_metrics
+
+    assert set(quality_table.PERCEPTUAL_KEYS) == set(pretrained_metrics.KEYS)
+    names = {key for _, key, _ in quality_table.COLUMNS}
+    assert set(pretrained_metrics.KEYS) <= names

@@ -1,6 +1,10 @@
-"""Automatic image colorization in JAX/Flax."""
+"""Automatic image colorization in JAX/Flax.
 
-from colorize_jax import cpu_runtime
-
-# Before any JAX backend starts (see cpu_runtime for what is set and the figures behind it).
-cpu_runtime.apply_defaults()
+Subpackages by role, lowest first (a lower one never imports a higher one): `colour`, `data`,
+`models`, `runtime`, `objectives`, `inference`, `evaluation`, `training`, `tools`. The
+command modules beside them (`main`, `evaluate`, `colorize`, `export`, `benchmark`,
+`quality_table`, `ab_prior`, `colorize_benchmark`) are the entry points. Importing the package
+changes no process settings: the commands apply the CPU defaults of `runtime.cpu` themselves, and
+a script or notebook that wants them calls `colorize_jax.runtime.cpu.apply_defaults()` before it
+runs any JAX computation.
+"""

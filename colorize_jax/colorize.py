@@ -14,214 +14,42 @@ applied), alpha channel and CIELAB L (within quantization, < 0.5). Outputs are n
 inputs in OUT (folders mirrored); an input is never overwritten. A bad input is reported on one
 line and skipped; the exit status is 1 when any failed.
 
---onnx runs a model exported by `colorize_jax.export` (its sidecar MODEL.onnx.json beside it)
-with onnxruntime instead of a workdir with JAX: the same outputs, sizes and errors, and no JAX
+--onnx runs a model exported by `colorize_jax.export` (its sidecar MODEL.onnx.json beside
+it) with onnxruntime instead of a workdir with JAX: the same outputs, sizes and errors, and no JAX
 computation (`onnx_colorizer`). Its decode settings are those it was exported with, so --set,
 --step and --checkpoint do not apply; --render_size defaults to the exported one.
 
 Python:
   from colorize_jax.colorize import Colorizer
   rgb = Colorizer("runs/unet_lab").colorize(gray_or_rgb_uint8)   # (H, W, 3) uint8
-  from colorize_jax.onnx_colorizer import OnnxColorizer
+  from colorize_jax.inference.onnx_colorizer import OnnxColorizer
   rgb = OnnxColorizer("unet_lab.onnx").colorize(gray_or_rgb_uint8)
 """
 
 from __future__ import annotations
 
-import collections
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-import jax
-import jax.numpy as jnp
-import numpy as np
 from absl import app, flags, logging
-from etils import epath
-from PIL import Image
 
-from colorize_jax import colorspace, heads, models, photos, reporting, sharding, sheets, trained
 from colorize_jax.data import decode
-
-DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "colorize_jax", "xla")
-
-
-class Colorizer:
-    """A trained model restored from a workdir, colorizing uint8 images of any size.
-
-    Args:
-      workdir: a training directory (checkpoints/ and config.json).
-      step: the checkpoint step; None: `checkpoint`'s choice.
-      checkpoint: "best" (by the config's best_metric; the latest if none was evaluated) or
-        "latest".
-      render_size: shorter side, in pixels, at which the network sees the image; None: the
-        training image size. Rounded to a multiple of the network's stride.
-      overrides: config fields to change before building the model, {"classify.temperature":
-        0.5}; they must not change the parameters' shapes.
-    """
-
-    def __init__(
-        self,
-        workdir: str,
-        *,
-        step: int | None = None,
-        checkpoint: str = "best",
-        render_size: int | None = None,
-        overrides: Mapping[str, Any] | None = None,
-    ):
-        config = trained.load_config(workdir, None)
-        for key, value in (overrides or {}).items():
-            _set_field(config, key, value)
-        self.config = config
-        mesh = sharding.create_mesh(jax.local_devices()[:1])
-        state, self.step = trained.restore_generator(
-            config, workdir, mesh, step=step, which=checkpoint
-        )
-        self.network = state.generator
-        self.head = heads.create(config)
-        model = models.create_model(config.model, self.head.num_outputs)
-        self.stride = model.stride  # inputs are padded to it anyway; a multiple avoids the padding
-        self.render_size = round_render_size(render_size or config.data.image_size, self.stride)
-        self._predict = jax.jit(self._predict_ab)
-
-    def render_shape(self, height: int, width: int) -> tuple[int, int]:
-        """(height, width) of the network's copy of an image: shorter side = render_size."""
-        return render_shape(self.render_size, self.stride, height, width)
-
-    def colorize(self, image: np.ndarray) -> np.ndarray:
-        """Colorizes one gray (H, W) / (H, W, 1) or RGB (H, W, 3) uint8 image -> (H, W, 3) uint8.
-
-        An RGB image is recolorized from its own lightness, which the result keeps.
-        """
-        rgb = decode.decode_image(np.asarray(image), name="the image")
-        return self.colorize_batch([rgb])[0]
-
-    def colorize_batch(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Colorizes (H, W, 3) uint8 RGB images of any sizes; batches those of one render shape."""
-        results: list[np.ndarray | None] = [None] * len(images)
-        groups = collections.defaultdict(list)
-        for index, rgb in enumerate(images):
-            groups[self.render_shape(*rgb.shape[:2])].append(index)
-        for shape, indices in groups.items():
-            small = np.stack([_resize_rgb(images[i], shape) for i in indices])
-            ab = np.asarray(self._predict(self.network, jnp.asarray(small)))
-            for i, ab_small in zip(indices, ab, strict=True):
-                results[i] = recombine(images[i], ab_small)
-        return results
-
-    def _predict_ab(self, network, images: jax.Array) -> jax.Array:
-        """The predicted CIELAB (a, b) of uint8 RGB `images` (ab units), at their size."""
-        space = self.config.data.color_space
-        inputs, _ = colorspace.encode(images, space)
-        predictions = self.head.predict(network.apply_fn(network.variables, inputs, train=False))
-        return target_ab(inputs, predictions.astype(jnp.float32), space)
-
-
-def load_colorizer(workdir: str, **kwargs: Any) -> Colorizer:
-    """`Colorizer(workdir, **kwargs)`, its workdir's problems as one-line errors naming the fix.
-
-    FileNotFoundError: no config.json, no checkpoint (or not that --step); ValueError: a
-    checkpoint whose files do not restore (truncated, corrupt, or of another model config).
-    """
-    config_path = epath.Path(workdir) / "config.json"
-    if not config_path.exists():
-        raise FileNotFoundError(
-            f"{config_path} not found: point --workdir at a training directory "
-            "(config.json and checkpoints/, as colorize_jax.main writes them)"
-        )
-    try:
-        return Colorizer(workdir, **kwargs)
-    except (ValueError, FileNotFoundError):
-        raise
-    except Exception as error:  # noqa: BLE001 - orbax and TensorStore raise many kinds
-        while error.__cause__ is not None:
-            error = error.__cause__
-        cause = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
-        raise ValueError(
-            f"cannot restore the checkpoint in {workdir} ({cause}): pick another with --step=N "
-            "or --checkpoint=latest, or train again"
-        ) from None
-
-
-def round_render_size(size: int, stride: int) -> int:
-    """`size` rounded to a positive multiple of `stride` (ValueError unless positive)."""
-    if size <= 0:
-        raise ValueError(f"render size must be positive, got {size}")
-    return max(stride, round(size / stride) * stride)
-
-
-def render_shape(render_size: int, stride: int, height: int, width: int) -> tuple[int, int]:
-    """(height, width) at which a network of `stride` sees an image: shorter side render_size.
-
-    Both sides are multiples of `stride`, which the exported models require too.
-    """
-    scale = render_size / min(height, width)
-    return tuple(max(stride, round(side * scale / stride) * stride) for side in (height, width))
-
-
-def target_ab(inputs: Any, predictions: Any, space: str) -> Any:
-    """CIELAB (a, b) (ab units) of predicted colour targets for model `inputs` (NumPy or JAX)."""
-    if space == "lab":
-        return predictions * colorspace.LAB_AB_SCALE
-    return colorspace.rgb_to_lab(colorspace.decode(inputs, predictions, space))[..., 1:]
-
-
-def recombine(rgb: np.ndarray, ab_small: np.ndarray) -> np.ndarray:
-    """The full-size lightness of `rgb` with `ab_small` upsampled to its size -> uint8 RGB."""
-    height, width = rgb.shape[:2]
-    lightness = colorspace.rgb_to_lab(rgb.astype(np.float32) / 255.0)[..., :1]
-    ab = np.stack(
-        [
-            np.asarray(Image.fromarray(ab_small[..., c]).resize((width, height), Image.BICUBIC))
-            for c in range(2)
-        ],
-        axis=-1,
-    )
-    lab = np.concatenate([lightness, ab.astype(np.float32)], axis=-1)
-    return colorspace.to_uint8(colorspace.lab_to_rgb_keep_lightness(lab))
-
-
-def gray_version(rgb: np.ndarray) -> np.ndarray:
-    """The uint8 RGB gray image of the same CIELAB lightness as `rgb` (what the model sees)."""
-    lab = colorspace.rgb_to_lab(rgb.astype(np.float32) / 255.0)
-    return colorspace.to_uint8(colorspace.lab_to_rgb(lab * np.float32([1, 0, 0])))
-
-
-def _resize_rgb(rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    if rgb.shape[:2] == shape:
-        return rgb
-    return np.asarray(Image.fromarray(rgb).resize((shape[1], shape[0]), Image.BICUBIC))
-
-
-def _set_field(config, key: str, value: Any) -> None:
-    """Sets the dotted `key` of `config` to `value` (parsed like its current value)."""
-    *parents, name = key.split(".")
-    node = config
-    for part in parents:
-        if part not in node:
-            raise ValueError(f"unknown config field {key!r}")
-        node = node[part]
-    if name not in node:
-        raise ValueError(f"unknown config field {key!r}")
-    current = node[name]
-    if isinstance(value, str) and isinstance(current, bool):
-        value = value.lower() in ("1", "true", "yes")
-    elif isinstance(value, str) and isinstance(current, int | float):
-        value = type(current)(value)
-    node[name] = value
-
-
-def enable_compilation_cache(cache_dir: str) -> None:
-    """Persists XLA compilations under `cache_dir`, so a second run does not recompile."""
-    if not cache_dir:
-        return
-    os.makedirs(cache_dir, exist_ok=True)
-    jax.config.update("jax_compilation_cache_dir", cache_dir)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-
+from colorize_jax.evaluation import sheets
+from colorize_jax.inference import photos
+from colorize_jax.inference.colorizer import (  # noqa: F401 - re-exported: colorize_jax.colorize.Colorizer
+    DEFAULT_CACHE_DIR,
+    Colorizer,
+    enable_compilation_cache,
+    gray_version,
+    load_colorizer,
+    recombine,
+    render_shape,
+    round_render_size,
+    target_ab,
+)
+from colorize_jax.runtime import reporting
 
 # ---------------------------------------------------------------------------------------------
 # Command line
@@ -285,7 +113,7 @@ def _report_error(message: str) -> None:
 def _load_colorizer():
     """The Colorizer of --workdir (JAX), or the onnxruntime one of --onnx (no JAX computation)."""
     if FLAGS.onnx:
-        from colorize_jax import onnx_colorizer  # noqa: PLC0415 - it imports this module
+        from colorize_jax.inference import onnx_colorizer  # noqa: PLC0415 - only with --onnx
 
         return onnx_colorizer.OnnxColorizer(FLAGS.onnx, render_size=FLAGS.render_size)
     enable_compilation_cache(FLAGS.compilation_cache_dir)
@@ -332,5 +160,8 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    from colorize_jax.runtime import cpu
+
+    cpu.apply_defaults()
     define_flags()
     app.run(main)

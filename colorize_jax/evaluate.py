@@ -24,7 +24,10 @@ from absl import app, flags, logging
 from etils import epath
 from ml_collections import config_flags
 
-from colorize_jax import cli, evaluation, photo_evaluation, reporting, sharding, trained
+from colorize_jax.evaluation import evaluator as evaluation
+from colorize_jax.evaluation import photos as photo_evaluation
+from colorize_jax.inference import restore as trained
+from colorize_jax.runtime import cli, reporting, sharding
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training directory holding checkpoints/ and config.json.")
@@ -46,11 +49,11 @@ def _evaluate(
 ) -> epath.Path:
     config = trained.load_config(workdir, config)
     mesh = sharding.create_mesh()
-    state, step = trained.restore_generator(config, workdir, mesh, step=step, which=which)
+    generator, step = trained.restore_generator(config, workdir, mesh, step=step, which=which)
     logging.info("evaluating %s at step %d", workdir, step)
     eval_dataset = evaluation.create_dataset(config, mesh)
     results, _ = evaluation.evaluate_and_write(
-        state.generator, eval_dataset, mesh, config, workdir, step=step, eval_dir=output_dir
+        generator, eval_dataset, mesh, config, workdir, step=step, eval_dir=output_dir
     )
     print(json.dumps({**results, "step": step}, sort_keys=True))
     return epath.Path(output_dir) if output_dir else epath.Path(workdir) / "eval"
@@ -88,4 +91,7 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    from colorize_jax.runtime import cpu
+
+    cpu.apply_defaults()
     app.run(main, flags_parser=cli.config_flags_parser("colorize_jax.evaluate"))

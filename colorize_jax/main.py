@@ -12,7 +12,8 @@ import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from colorize_jax import cli, distributed, reporting, train
+from colorize_jax.runtime import cli, distributed, reporting
+from colorize_jax.training import loop
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and evaluation output.")
@@ -56,7 +57,7 @@ def main(argv: list[str]) -> None:
         jax.local_devices(),
     )
     with cli.one_line_errors(PROGRAM):
-        train.train_and_evaluate(
+        loop.train_and_evaluate(
             FLAGS.config,
             FLAGS.workdir,
             stop_after_steps=FLAGS.stop_after_steps,
@@ -65,4 +66,7 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    from colorize_jax.runtime import cpu
+
+    cpu.apply_defaults()
     app.run(main, flags_parser=cli.config_flags_parser(PROGRAM))

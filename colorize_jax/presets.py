@@ -67,7 +67,7 @@ def base_config() -> ml_collections.ConfigDict:
     config.decode_chroma_gain = 1.0  # Predicted chroma x this in evaluation and colorize.
     config.num_sheet_images = 8  # Validation images shown in the sheet.
     # LPIPS (AlexNet, VGG16), fd_effnet and top-1 agreement of the pretrained EfficientNet-Lite0
-    # in evaluation (colorize_jax.pretrained_metrics); off: the pixel metrics only.
+    # in evaluation (evaluation.pretrained_metrics); off: the pixel metrics only.
     config.eval_perceptual_metrics = True
     return config
 
@@ -171,12 +171,12 @@ def pretrained_effnet_config(
 
 
 def classify_settings() -> ml_collections.ConfigDict:
-    """config.classify of Zhang et al. (2016)'s colour classification (see colorize_jax.heads)."""
+    """config.classify of Zhang et al. (2016)'s colour classification (objectives/heads.py)."""
     classify = ml_collections.ConfigDict()
     classify.grid_size = 10  # Side of the ab cells; the in-gamut ones are the classes.
     classify.num_nearest = 5  # Bins of each pixel's soft target.
     classify.sigma = 5.0  # Gaussian kernel of the soft targets (ab units).
-    classify.prior_path = ""  # .npz from colorize_jax.ab_prior; "": no rebalancing.
+    classify.prior_path = ""  # .npz from colorize_jax.tools.ab_prior; "": no rebalancing.
     classify.prior_sigma = 5.0  # Smoothing of the prior (ab units).
     classify.rebalance_lambda = 0.5  # Prior mixed with uniform; 1: no rebalancing.
     classify.decode = "annealed_mean"  # Or "mode", "mean", "chroma_mean", "regression".
@@ -186,7 +186,7 @@ def classify_settings() -> ml_collections.ConfigDict:
 
 
 def pix2pix_discriminator() -> ml_collections.ConfigDict:
-    """config.discriminator of pix2pix: a PatchGAN with its own Adam (see colorize_jax.gan)."""
+    """config.discriminator of pix2pix: a PatchGAN with its own Adam (training/adversarial.py)."""
     discriminator = ml_collections.ConfigDict()
     discriminator.model = patchgan_model()
     discriminator.learning_rate = 2e-4  # Peak Adam learning rate (same schedule as G's).

@@ -19,7 +19,7 @@ from colorize_jax import presets
 
 def get_config(preset: str = ""):
     config = presets.pretrained_effnet_config(preset)
-    config.model.output_activation = "linear"  # logits; colorize_jax.heads applies tanh to ab
+    config.model.output_activation = "linear"  # logits; objectives/heads.py applies tanh to ab
     config.classify = presets.classify_settings()
     config.losses.classify = 1.0
     config.losses.l1 = 1.0  # the regressed ab channels beside the logits

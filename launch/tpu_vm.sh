@@ -15,7 +15,7 @@
 # install copies the committed HEAD of this repository (git archive) to every worker and installs
 # it with jax[tpu] in ~/colorize_jax/.venv. run starts `python -m colorize_jax.main MAIN_FLAGS` on
 # every worker at once (--worker=all); the processes find each other by themselves
-# (colorize_jax.distributed). The workdir must be a gs:// path that all workers share, unless
+# (colorize_jax.runtime.distributed). The workdir must be a gs:// path that all workers share, unless
 # --local_workdir (a single-host TPU VM). After a preemption (Spot VMs, maintenance) create the
 # VM again if it is gone, install, and run the same command: training resumes from the workdir.
 # Also: --project=PROJECT (default: gcloud's). gcloud must be installed and logged in.

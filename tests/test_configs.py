@@ -8,8 +8,9 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from colorize_jax import heads, losses, models, presets
-from colorize_jax.train_state import count_params
+from colorize_jax import models, presets
+from colorize_jax.objectives import heads, losses
+from colorize_jax.training.state import count_params
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs")
 CONFIG_FILES = sorted(glob.glob(os.path.join(CONFIG_DIR, "*.py")))

@@ -64,7 +64,10 @@ def final_state(workdir, config, step=None):
     """The train state of `workdir`'s latest checkpoint (or `step`'s), on the host; and its step."""
     import jax
 
-    from colorize_jax import checkpointing, heads, models, sharding, train
+    from colorize_jax import models
+    from colorize_jax.objectives import heads
+    from colorize_jax.runtime import checkpointing, sharding
+    from colorize_jax.training import steps
 
     manager = checkpointing.create_manager(str(workdir), read_only=True)
     step = manager.latest_step() if step is None else step
@@ -72,7 +75,7 @@ def final_state(workdir, config, step=None):
     replicated = sharding.replicated(sharding.create_mesh())
     abstract = jax.tree_util.tree_map(
         lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=replicated),
-        jax.eval_shape(train.make_init_fn(config, model), jax.random.key(0)),
+        jax.eval_shape(steps.make_init_fn(config, model), jax.random.key(0)),
     )
     state = checkpointing.restore(manager, step, abstract)
     manager.close()
@@ -116,14 +119,14 @@ def train_in_subprocess(workdir, *, devices: int, per_device_batch: int, args=()
 
 
 def main(argv):
-    from colorize_jax import train
+    from colorize_jax.training import loop
 
     workdir, per_device_batch = argv[1], int(argv[2])
     overrides = dict(arg.split("=", 1) for arg in argv[3:])
     experiment = overrides.pop("experiment", "unet_lab")
     overrides = {k: json.loads(v) for k, v in overrides.items()}
     config = tiny_config(experiment, per_device_batch_size=per_device_batch, **overrides)
-    results = train.train_and_evaluate(config, workdir)
+    results = loop.train_and_evaluate(config, workdir)
     print("RESULTS " + json.dumps(results))
 
 

@@ -18,7 +18,7 @@ Config fields read (``config.data.*`` unless noted; defaults apply to absent fie
   flip                   True: random horizontal flips in training.
   max_rotation           0.0: random rotation in training, uniform in +- degrees (0: off).
   min_colorfulness       0.0: drop training photos whose Hasler & Suesstrunk colourfulness (of the
-                         whole decoded photo, 0..255 scale, `colorize_jax.colorfulness.hasler`)
+                         whole decoded photo, 0..255 scale, `colour.colorfulness.hasler`)
                          is below this, as BigColor keeps photos of colourfulness >= 15 only
                          (0: off). Evaluation keeps every photo.
   max_eval_examples      0: evaluate on the first N examples of the split only (0: all).
@@ -42,7 +42,7 @@ import grain
 import numpy as np
 from absl import flags
 
-from colorize_jax import colorfulness
+from colorize_jax.colour import colorfulness
 from colorize_jax.data import sources, transforms, unreadable
 from colorize_jax.data.decode import ImageDecodeError, open_rgb
 from colorize_jax.data.process_share import ProcessShareMapDataset

@@ -22,7 +22,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from colorize_jax import colorspace
+from colorize_jax.colour import colorspace
 from colorize_jax.models import efficientnet, layers
 from colorize_jax.models.unet import ConvBlock
 

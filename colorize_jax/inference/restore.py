@@ -1,0 +1,136 @@
+"""A trained generator from its workdir: the config training saved and the generator's weights.
+
+Evaluate, colorize and export need the generator's parameters and BatchNorm statistics only: no
+optimizer, no discriminator. `restore_generator` builds the generator model and its head, and
+restores just that part of the checkpoint (an orbax partial restore of
+`networks/generator/{params,batch_stats}`), so inference never builds a training component and
+its memory holds no optimizer moments.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import orbax.checkpoint as ocp
+from etils import epath
+from flax import struct
+
+from colorize_jax import models
+from colorize_jax.objectives import heads
+from colorize_jax.runtime import checkpointing, sharding
+
+PyTree = Any
+
+
+@struct.dataclass
+class Generator:
+    """A trained generator: what `apply_fn(variables, inputs, train=False)` needs."""
+
+    params: PyTree
+    batch_stats: PyTree
+    apply_fn: Callable[..., Any] = struct.field(pytree_node=False)
+
+    @property
+    def variables(self) -> dict[str, PyTree]:
+        """The Flax variable collections to pass to `apply_fn`."""
+        if self.batch_stats:
+            return {"params": self.params, "batch_stats": self.batch_stats}
+        return {"params": self.params}
+
+
+def as_plain(config: ml_collections.ConfigDict | Mapping[str, Any]) -> dict[str, Any]:
+    """`config` as JSON types (what config.json holds), so saved and new configs compare."""
+    if isinstance(config, ml_collections.ConfigDict):
+        return json.loads(config.to_json_best_effort())
+    return json.loads(json.dumps(dict(config), default=str))
+
+
+def load_config(workdir: str, config: ml_collections.ConfigDict | None):
+    """The given config, else the one training saved in `workdir`."""
+    if config is not None:
+        return config
+    path = epath.Path(workdir) / "config.json"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} not found: pass --config=FILE, or point --workdir at a training directory"
+        )
+    return ml_collections.ConfigDict(json.loads(path.read_text()))
+
+
+def generator_variables_shape(config, model) -> PyTree:
+    """Shapes and dtypes of the generator's {"params", "batch_stats"}, as training creates them."""
+    size = config.data.image_size
+
+    def init(rng):
+        dummy = jnp.zeros((1, size, size, 1), jnp.float32)
+        return model.init({"params": rng, "dropout": rng}, dummy, train=False)
+
+    variables = jax.eval_shape(init, jax.random.key(0))
+    return {"params": variables["params"], "batch_stats": variables.get("batch_stats", {})}
+
+
+def checkpoint_step(manager, step: int | None, which: str) -> int:
+    """`step`, else the `which` ("latest" or "best") step; a one-line error when there is none.
+
+    "best" falls back to the latest when no evaluation has ranked the checkpoints.
+    """
+    if step is None and which == "best":
+        step = manager.best_step()
+    if step is None:
+        step = manager.latest_step()
+    if step is None:
+        raise FileNotFoundError(
+            f"no checkpoint in {manager.directory}: train first with colorize_jax.main"
+        )
+    if step not in manager.all_steps():
+        raise FileNotFoundError(
+            f"no checkpoint for step {step} in {manager.directory}; "
+            f"available: {list(manager.all_steps())}"
+        )
+    return step
+
+
+def restore_generator(config, workdir: str, mesh, *, step: int | None, which: str = "latest"):
+    """The generator of `config` restored from a checkpoint of `workdir`; returns (it, step).
+
+    `step` None takes the `which` ("latest" or "best") checkpoint (see `checkpoint_step`).
+    """
+    manager = checkpointing.create_manager(workdir, best_metric=config.best_metric, read_only=True)
+    step = checkpoint_step(manager, step, which)
+    model = models.create_model(config.model, heads.create(config).num_outputs)
+    replicated = sharding.replicated(mesh)
+    abstract = jax.tree_util.tree_map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=replicated),
+        generator_variables_shape(config, model),
+    )
+    target = {"networks": {"generator": abstract}}
+    try:
+        restored = manager.restore(
+            step,
+            args=ocp.args.Composite(
+                state=ocp.args.PyTreeRestore(
+                    item=target,
+                    restore_args=ocp.checkpoint_utils.construct_restore_args(target),
+                    partial_restore=True,
+                )
+            ),
+        )
+    except (ValueError, FileNotFoundError, KeyError) as error:
+        raise RuntimeError(
+            f"cannot restore the generator of checkpoint step {step} from {manager.directory}: "
+            f"{error}. If the model config changed, use a new --workdir."
+        ) from error
+    finally:
+        manager.close()
+    variables = restored["state"]["networks"]["generator"]
+    generator = Generator(
+        params=variables["params"],
+        batch_stats=variables.get("batch_stats", {}),
+        apply_fn=model.apply,
+    )
+    return generator, step

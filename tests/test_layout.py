@@ -1,0 +1,69 @@
+"""The package's layering: a subpackage never imports a higher one (read from the source)."""
+
+import ast
+import os
+
+from tests.tiny_training import REPO
+
+# Lowest first; the command modules and presets.py (outside subpackages) may import anything.
+LAYERS = (
+    "colour",
+    "data",
+    "models",
+    "runtime",
+    "objectives",
+    "inference",
+    "evaluation",
+    "training",
+    "tools",
+)
+PACKAGE = os.path.join(REPO, "colorize_jax")
+
+
+def imported_subpackages(path: str) -> set[str]:
+    """The colorize_jax subpackages and top-level modules `path` imports (anywhere in it)."""
+    found = set()
+    for node in ast.walk(ast.parse(open(path).read())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            parts = node.module.split(".")
+            if parts[0] != "colorize_jax":
+                continue
+            if len(parts) > 1:
+                found.add(parts[1])
+            else:
+                found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "colorize_jax" and len(parts) > 1:
+                    found.add(parts[1])
+    return found
+
+
+def test_no_subpackage_imports_a_higher_one_or_a_command():
+    rank = {name: i for i, name in enumerate(LAYERS)}
+    violations = []
+    for layer in LAYERS:
+        for dirpath, _, files in os.walk(os.path.join(PACKAGE, layer)):
+            for name in files:
+                if not name.endswith(".py"):
+                    continue
+                path = os.path.join(dirpath, name)
+                for target in imported_subpackages(path):
+                    if target not in rank or rank[target] > rank[layer]:
+                        violations.append(f"{os.path.relpath(path, REPO)} imports {target}")
+    assert violations == []
+
+
+def test_every_module_is_in_a_layer_or_is_a_command():
+    top_level = sorted(
+        name[:-3] for name in os.listdir(PACKAGE) if name.endswith(".py") and name != "__init__.py"
+    )
+    commands = ["ab_prior", "benchmark", "colorize", "colorize_benchmark", "evaluate", "export"]
+    assert top_level == sorted([*commands, "main", "presets", "quality_table"])
+    folders = sorted(
+        name
+        for name in os.listdir(PACKAGE)
+        if os.path.isfile(os.path.join(PACKAGE, name, "__init__.py"))
+    )
+    assert folders == sorted(LAYERS)

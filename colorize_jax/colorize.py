@@ -34,6 +34,7 @@ import time
 from collections.abc import Sequence
 
 from absl import app, flags, logging
+from tqdm import tqdm
 
 from colorize_jax.data import decode
 from colorize_jax.evaluation import sheets
@@ -74,40 +75,44 @@ def define_flags() -> None:
 
 
 def run(colorizer: Colorizer, inputs: Sequence[photos.PhotoInput], output_dir: str) -> int:
-    """Colorizes `inputs` into `output_dir`; returns the number of failed inputs."""
+    """Colorizes `inputs` into `output_dir`; returns the number of failed inputs.
+
+    A progress bar (tqdm) is drawn on stderr when it is a terminal; `main` prints the counts.
+    """
     input_paths = {os.path.realpath(photo.path) for photo in inputs}
     failures = 0
-    progress = reporting.Progress(len(inputs), "colorized", unit="images")
     inputs = sorted(inputs, key=photos.header_size)  # similar sizes share batches
-    for chunk_start in range(0, len(inputs), FLAGS.batch_size):
-        pending = []
-        for photo in inputs[chunk_start : chunk_start + FLAGS.batch_size]:
-            try:
-                pending.append((photo, photos.read_photo(photo.path)))
-            except decode.ImageDecodeError as error:
-                failures += 1
-                _report_error(str(error))
-                progress.advance()
-        if not pending:
-            continue
-        colorized = colorizer.colorize_batch([image.rgb for _, image in pending])
-        for (photo, image), rgb in zip(pending, colorized, strict=True):
-            path = photos.output_path(photo, output_dir, FLAGS.format)
-            if os.path.realpath(path) in input_paths:
-                path = photos.output_path(photo, output_dir, FLAGS.format, "_colorized")
-            photos.write_photo(path, rgb, image.alpha, FLAGS.format)
-            if FLAGS.compare:
-                gray = gray_version(image.rgb)
-                row = [gray, rgb] + ([image.rgb] if image.has_colour else [])
-                compare = photos.output_path(photo, output_dir, FLAGS.format, "_compare")
-                photos.write_photo(compare, sheets.grid([row]), None, FLAGS.format)
-            progress.advance()
-    progress.close()
+    bar = tqdm(total=len(inputs), desc="colorized", unit="image", file=sys.stderr, disable=None)
+    with bar as progress:
+        for chunk_start in range(0, len(inputs), FLAGS.batch_size):
+            pending = []
+            for photo in inputs[chunk_start : chunk_start + FLAGS.batch_size]:
+                try:
+                    pending.append((photo, photos.read_photo(photo.path)))
+                except decode.ImageDecodeError as error:
+                    failures += 1
+                    _report_error(str(error))
+                    progress.update()
+            if not pending:
+                continue
+            colorized = colorizer.colorize_batch([image.rgb for _, image in pending])
+            for (photo, image), rgb in zip(pending, colorized, strict=True):
+                path = photos.output_path(photo, output_dir, FLAGS.format)
+                if os.path.realpath(path) in input_paths:
+                    path = photos.output_path(photo, output_dir, FLAGS.format, "_colorized")
+                photos.write_photo(path, rgb, image.alpha, FLAGS.format)
+                if FLAGS.compare:
+                    gray = gray_version(image.rgb)
+                    row = [gray, rgb] + ([image.rgb] if image.has_colour else [])
+                    compare = photos.output_path(photo, output_dir, FLAGS.format, "_compare")
+                    photos.write_photo(compare, sheets.grid([row]), None, FLAGS.format)
+                progress.update()
     return failures
 
 
 def _report_error(message: str) -> None:
-    print(f"colorize_jax.colorize: error: {message}", file=sys.stderr, flush=True)
+    # tqdm.write clears a progress bar being drawn, prints the line, then redraws the bar.
+    tqdm.write(f"colorize_jax.colorize: error: {message}", file=sys.stderr)
 
 
 def _load_colorizer():

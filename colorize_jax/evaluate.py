@@ -5,7 +5,8 @@
   python -m colorize_jax.evaluate --workdir=DIR --photos=skimage|PATH [--render_size=PX] ...
 
 Without --config the config saved by training (DIR/config.json) is used; with it, it must build
-the same model (decode settings such as `--config.classify.temperature` may differ). Writes
+the same model (decode settings such as `--config.classify.temperature` may differ). The
+metrics are those of the evaluators `config.evaluators` names (`evaluation.evaluators`). Writes
 metrics.json and sheet.png to --output_dir, by default DIR/eval.
 
 With --photos, each colour photo of the set (scikit-image's `photo_evaluation.SKIMAGE_PHOTOS`,
@@ -48,12 +49,22 @@ def _evaluate(
     workdir: str, config, step: int | None, which: str, output_dir: str | None = None
 ) -> epath.Path:
     config = trained.load_config(workdir, config)
+    evaluators = tuple(config.evaluators)
+    evaluation.metric_keys(evaluators)  # an unknown name fails before the model loads
     mesh = sharding.create_mesh()
     generator, step = trained.restore_generator(config, workdir, mesh, step=step, which=which)
     logging.info("evaluating %s at step %d", workdir, step)
     eval_dataset = evaluation.create_dataset(config, mesh)
     results, _ = evaluation.evaluate_and_write(
-        generator, eval_dataset, mesh, config, workdir, step=step, eval_dir=output_dir
+        generator,
+        generator.head,
+        eval_dataset,
+        mesh,
+        workdir,
+        step=step,
+        evaluators=evaluators,
+        num_sheet_images=config.num_sheet_images,
+        eval_dir=output_dir,
     )
     print(json.dumps({**results, "step": step}, sort_keys=True))
     return epath.Path(output_dir) if output_dir else epath.Path(workdir) / "eval"

@@ -41,6 +41,9 @@ def base_config() -> ml_collections.ConfigDict:
     config.data.prefetch_buffer_size = 4  # Batches each worker prepares ahead.
 
     config.model = unet_model()
+    # Training scheme (colorize_jax.training.schemes): "plain" trains the generator alone,
+    # "adversarial" beside config.discriminator.
+    config.scheme = "plain"
 
     # {term name: weight}; weight-0 terms are off but can be set from the command line.
     config.losses = ml_collections.ConfigDict(
@@ -51,14 +54,7 @@ def base_config() -> ml_collections.ConfigDict:
     config.num_train_steps = 100_000  # Optimizer steps.
     config.per_device_batch_size = 32  # Global batch = this x number of devices.
     config.eval_per_device_batch_size = 32  # Batch size of evaluation, per device.
-    config.learning_rate = 1e-3  # Peak AdamW learning rate.
-    config.warmup_steps = 2_000  # Linear warmup, then cosine decay to zero.
-    config.adam_b1 = 0.9
-    config.adam_b2 = 0.999
-    config.weight_decay = 1e-4  # Decoupled (AdamW) weight decay.
-    config.grad_clip_norm = 1.0  # Global gradient-norm clipping (0: off).
-    config.encoder_lr_multiplier = 1.0  # Learning rate of a model's "encoder" module x this.
-    config.freeze_encoder_steps = 0  # Steps before that encoder starts to learn (0: from step 1).
+    config.optimizer = optimizer_settings()  # The generator's AdamW and its schedule.
 
     config.log_every_steps = 100  # Console line and TensorBoard scalars.
     config.eval_every_steps = 5_000  # Full validation pass, metrics.json and image sheet.
@@ -66,10 +62,27 @@ def base_config() -> ml_collections.ConfigDict:
     config.best_metric = "psnr"  # Validation metric that picks the "best" checkpoint.
     config.decode_chroma_gain = 1.0  # Predicted chroma x this in evaluation and colorize.
     config.num_sheet_images = 8  # Validation images shown in the sheet.
-    # LPIPS (AlexNet, VGG16), fd_effnet and top-1 agreement of the pretrained EfficientNet-Lite0
-    # in evaluation (evaluation.pretrained_metrics); off: the pixel metrics only.
-    config.eval_perceptual_metrics = True
+    # Evaluators (colorize_jax.evaluation.evaluators): "pixel" (PSNR, SSIM, deltaE 2000,
+    # colourfulness, AUC) and "pretrained" (LPIPS AlexNet/VGG16, fd_effnet and the top-1
+    # agreement of the ImageNet EfficientNet-Lite0).
+    config.evaluators = ("pixel", "pretrained")
     return config
+
+
+def optimizer_settings(**overrides) -> ml_collections.ConfigDict:
+    """config.optimizer (and config.discriminator.optimizer): AdamW, warmup and cosine decay."""
+    optimizer = ml_collections.ConfigDict()
+    optimizer.learning_rate = 1e-3  # Peak AdamW learning rate.
+    optimizer.warmup_steps = 2_000  # Linear warmup, then cosine decay over num_train_steps.
+    optimizer.final_learning_rate_fraction = 0.0  # The decay ends at learning_rate x this.
+    optimizer.adam_b1 = 0.9
+    optimizer.adam_b2 = 0.999
+    optimizer.weight_decay = 1e-4  # Decoupled (AdamW) weight decay.
+    optimizer.grad_clip_norm = 1.0  # Global gradient-norm clipping (0: off).
+    optimizer.encoder_lr_multiplier = 1.0  # Learning rate of a model's "encoder" module x this.
+    optimizer.freeze_encoder_steps = 0  # Steps before that encoder learns (0: from step 1).
+    optimizer.update(overrides)
+    return optimizer
 
 
 def perceptual_settings() -> ml_collections.ConfigDict:
@@ -158,15 +171,16 @@ def pretrained_effnet_config(
     config = base_config()
     config.model = effnet_unet_model()
     config.losses.mse = 1.0  # L1 + MSE, as the independent PyTorch run of issue 13
-    config.encoder_lr_multiplier = 0.2  # Encoder at 2e-4 when the decoder is at 1e-3.
-    config.freeze_encoder_steps = 0  # Optimizer steps before the encoder starts to learn.
+    config.optimizer.encoder_lr_multiplier = 0.2  # Encoder at 2e-4 when the decoder is at 1e-3.
+    config.optimizer.freeze_encoder_steps = 0  # Optimizer steps before the encoder learns.
     if adversarial:
+        config.scheme = "adversarial"
         config.discriminator = pix2pix_discriminator()
         config.gan = gan_schedule()
     apply_preset(config, preset)
     if preset == "cpu":
         config.data.image_size = 128  # imagenette128's own size; the encoder needs context
-        config.warmup_steps = 100
+        config.optimizer.warmup_steps = 100
     return config
 
 
@@ -186,14 +200,19 @@ def classify_settings() -> ml_collections.ConfigDict:
 
 
 def pix2pix_discriminator() -> ml_collections.ConfigDict:
-    """config.discriminator of pix2pix: a PatchGAN with its own Adam (training/adversarial.py)."""
+    """config.discriminator of pix2pix: a PatchGAN with its own Adam (training/adversarial.py).
+
+    Its optimizer section has config.optimizer's shape; the fields it leaves out are the
+    generator's (the schedule: warmup, decay), except the encoder's, which it never has.
+    """
     discriminator = ml_collections.ConfigDict()
     discriminator.model = patchgan_model()
-    discriminator.learning_rate = 2e-4  # Peak Adam learning rate (same schedule as G's).
-    discriminator.adam_b1 = 0.5
-    discriminator.adam_b2 = 0.999
-    discriminator.weight_decay = 0.0
-    discriminator.grad_clip_norm = 0.0  # Global gradient-norm clipping (0: off).
+    discriminator.optimizer = ml_collections.ConfigDict()
+    discriminator.optimizer.learning_rate = 2e-4  # Peak Adam learning rate.
+    discriminator.optimizer.adam_b1 = 0.5
+    discriminator.optimizer.adam_b2 = 0.999
+    discriminator.optimizer.weight_decay = 0.0
+    discriminator.optimizer.grad_clip_norm = 0.0  # Global gradient-norm clipping (0: off).
     return discriminator
 
 
@@ -254,7 +273,7 @@ def apply_preset(config: ml_collections.ConfigDict, preset: str) -> ml_collectio
         _small(config, "cpu", image_size=64)
         config.per_device_batch_size = 32
         config.num_train_steps = 20_000
-        config.warmup_steps = 500
+        config.optimizer.warmup_steps = 500
         config.log_every_steps = 50
         config.eval_every_steps = 2_000
         config.checkpoint_every_steps = 500
@@ -264,15 +283,15 @@ def apply_preset(config: ml_collections.ConfigDict, preset: str) -> ml_collectio
         config.data.source = "demo"
         config.per_device_batch_size = 8
         config.num_train_steps = 300
-        config.warmup_steps = 30
-        config.learning_rate = 2e-3
+        config.optimizer.warmup_steps = 30
+        config.optimizer.learning_rate = 2e-3
         config.log_every_steps = 25
         config.eval_every_steps = 300
         config.checkpoint_every_steps = 100
         config.data.num_workers = 0
         # Nine photos are too few for fd_effnet, and the networks' compilation would take a
         # good part of the two minutes (and of every test that trains the demo).
-        config.eval_perceptual_metrics = False
+        config.evaluators = ("pixel",)
     return config
 
 

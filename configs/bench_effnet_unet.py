@@ -25,10 +25,10 @@ def get_config(preset: str = ""):
     config.data.source = "demo"  # the pipeline figure reads it; override with a real source
     config.data.num_workers = 2
     config.per_device_batch_size = 16
-    config.learning_rate = 1e-3  # the twin's Adam learning rate (the schedule costs nothing)
-    config.warmup_steps = 1
-    config.weight_decay = 0.0  # plain Adam
-    config.grad_clip_norm = 0.0
+    config.optimizer.learning_rate = 1e-3  # the twin's Adam rate (the schedule costs nothing)
+    config.optimizer.warmup_steps = 1
+    config.optimizer.weight_decay = 0.0  # plain Adam
+    config.optimizer.grad_clip_norm = 0.0
     if preset in ("gpu", "tpu"):
         config.model.dtype = "bfloat16"  # float32 parameters and loss
         config.per_device_batch_size = 64

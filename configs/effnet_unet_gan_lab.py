@@ -19,7 +19,7 @@ def get_config(preset: str = ""):
     config = presets.pretrained_effnet_config(preset, adversarial=True)
     config.losses.update({"gan_vanilla": 0.0, "gan_lsgan": 0.0, "gan_hinge": 0.0})
     config.losses.gan_vanilla = 0.01  # against L1 + MSE at 1 each (pix2pix: 1 against 100 L1)
-    config.adam_b1 = 0.5  # the usual GAN momentum, for both networks
+    config.optimizer.adam_b1 = 0.5  # the usual GAN momentum, for both networks
     if preset == "cpu":
         config.discriminator.model.num_layers = 3  # 70x70 patches: the crops are 128 px here
     return config

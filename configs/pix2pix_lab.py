@@ -41,13 +41,14 @@ def get_config(preset: str = ""):
         }
     )
 
+    config.scheme = "adversarial"
     config.discriminator = presets.pix2pix_discriminator()
     config.gan = presets.gan_schedule()
 
     config = presets.apply_preset(config, preset)
     # pix2pix's optimizer for the generator in every preset (the presets tune it for regression).
-    config.learning_rate = 2e-4
-    config.adam_b1 = 0.5
-    config.weight_decay = 0.0
-    config.grad_clip_norm = 0.0
+    config.optimizer.learning_rate = 2e-4
+    config.optimizer.adam_b1 = 0.5
+    config.optimizer.weight_decay = 0.0
+    config.optimizer.grad_clip_norm = 0.0
     return config

@@ -8,8 +8,9 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from colorize_jax import models, presets
-from colorize_jax.objectives import heads, losses
+from colorize_jax import presets
+from colorize_jax.components import builder
+from colorize_jax.training import schemes
 from colorize_jax.training.state import count_params
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs")
@@ -37,8 +38,9 @@ def test_config_builds_its_model(path, preset):
     module = _load(path)
     assert "Run:" in module.__doc__ and "python -m colorize_jax.main" in module.__doc__
     config = module.get_config(preset)
-    losses.validate(config.losses)
-    model = models.create_model(config.model, heads.create(config).num_outputs)
+    components = builder.build(config)
+    schemes.get(components)  # the scheme exists and has the networks it trains
+    model = components.generator.model
     size = config.data.image_size
     shapes = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, size, size, 1)))
     params = count_params(shapes["params"])

@@ -25,7 +25,7 @@ TINY_FIELDS = {
     "per_device_batch_size": 4,
     "eval_per_device_batch_size": 4,
     "num_train_steps": 4,
-    "warmup_steps": 1,
+    "optimizer.warmup_steps": 1,
     "log_every_steps": 1,
     "eval_every_steps": 4,
     "checkpoint_every_steps": 2,
@@ -37,12 +37,20 @@ def tiny_config(experiment: str = "unet_lab", **overrides):
     """The demo preset of configs/`experiment`.py shrunk to seconds.
 
     32 px crops, a two-level U-Net of width 8 and, for adversarial configs, a two-layer PatchGAN
-    of width 8.
+    of width 8. `overrides` take dotted names ("model.depth"); a field of config.optimizer may be
+    named alone (`learning_rate=1e-2`).
     """
+    from colorize_jax import presets
+
     config = importlib.import_module(f"configs.{experiment}").get_config("demo")
     if config.get("discriminator"):
         config.discriminator.model.num_layers = 2
         config.discriminator.model.base_width = 8
+    optimizer_fields = set(presets.optimizer_settings())
+    overrides = {
+        f"optimizer.{key}" if key in optimizer_fields else key: value
+        for key, value in overrides.items()
+    }
     for key, value in {**TINY_FIELDS, **overrides}.items():
         target = config
         *parents, leaf = key.split(".")
@@ -62,20 +70,21 @@ def tiny_flags(experiment: str = "unet_lab", **overrides) -> list[str]:
 
 def final_state(workdir, config, step=None):
     """The train state of `workdir`'s latest checkpoint (or `step`'s), on the host; and its step."""
+    import functools
+
     import jax
 
-    from colorize_jax import models
-    from colorize_jax.objectives import heads
+    from colorize_jax.components import builder
     from colorize_jax.runtime import checkpointing, sharding
-    from colorize_jax.training import steps
+    from colorize_jax.training import schemes
 
     manager = checkpointing.create_manager(str(workdir), read_only=True)
     step = manager.latest_step() if step is None else step
-    model = models.create_model(config.model, heads.create(config).num_outputs)
+    components = builder.build(config)
     replicated = sharding.replicated(sharding.create_mesh())
     abstract = jax.tree_util.tree_map(
         lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=replicated),
-        jax.eval_shape(steps.make_init_fn(config, model), jax.random.key(0)),
+        jax.eval_shape(functools.partial(schemes.init_state, components), jax.random.key(0)),
     )
     state = checkpointing.restore(manager, step, abstract)
     manager.close()

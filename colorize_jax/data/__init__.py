@@ -4,12 +4,8 @@ See `pipeline` for the batch format and the config fields, `sources` for the sou
 """
 
 from colorize_jax.data.decode import ImageDecodeError, decode_image, open_rgb
-from colorize_jax.data.pipeline import (
-    DataSettings,
-    EvalDataset,
-    create_eval_dataset,
-    create_train_iterator,
-)
+from colorize_jax.data.pipeline import EvalDataset, create_eval_dataset, create_train_iterator
+from colorize_jax.data.settings import DataSettings
 from colorize_jax.data.sources import DataSourceError, open_source
 from colorize_jax.data.unreadable import TooManyUnreadableError
 

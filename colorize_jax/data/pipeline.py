@@ -7,27 +7,7 @@ Batches are dicts of numpy arrays, per process:
                  replaced by that masked example (evaluation); the sum over batches is the exact
                  number of skipped files.
 
-Config fields read (``config.data.*`` unless noted; defaults apply to absent fields):
-  source                 required: "tfds:NAME[/CONFIG]", "folder:PATH" or "demo" (see sources).
-  image_size             required: side of the square crops.
-  train_split            "train".
-  eval_split             "validation".
-  tfds_data_dir          None: TFDS's default ($TFDS_DATA_DIR or ~/tensorflow_datasets).
-  val_fraction           0.05: held-out share of a folder source without split subfolders.
-  min_crop_scale         0.35: smallest share of the image area a training crop covers.
-  flip                   True: random horizontal flips in training.
-  max_rotation           0.0: random rotation in training, uniform in +- degrees (0: off).
-  min_colorfulness       0.0: drop training photos whose Hasler & Suesstrunk colourfulness (of the
-                         whole decoded photo, 0..255 scale, `colour.colorfulness.hasler`)
-                         is below this, as BigColor keeps photos of colourfulness >= 15 only
-                         (0: off). Evaluation keeps every photo.
-  max_eval_examples      0: evaluate on the first N examples of the split only (0: all).
-  num_workers            0: grain worker processes for training (0: threads of this process).
-  prefetch_buffer_size   2: batches each training worker prepares ahead.
-  num_threads            4: decoding threads per process (each worker has its own).
-  shuffle_seed           None: seed of data order and augmentation; None uses ``config.seed``.
-  ``config.seed``        0.
-  ``config.per_device_batch_size``  used when `create_train_iterator` gets no batch_size.
+The config fields it reads, and their defaults: `settings.DataSettings`.
 """
 
 from __future__ import annotations
@@ -46,48 +26,8 @@ from colorize_jax.colour import colorfulness
 from colorize_jax.data import sources, transforms, unreadable
 from colorize_jax.data.decode import ImageDecodeError, open_rgb
 from colorize_jax.data.process_share import ProcessShareMapDataset
+from colorize_jax.data.settings import DataSettings
 from colorize_jax.data.shuffle import EpochShuffleMapDataset
-
-
-@dataclasses.dataclass(frozen=True)
-class DataSettings:
-    """The data fields of a config, with defaults (see the module docstring)."""
-
-    source: str
-    image_size: int
-    train_split: str = "train"
-    eval_split: str = "validation"
-    tfds_data_dir: str | None = None
-    val_fraction: float = 0.05
-    min_crop_scale: float = 0.35
-    flip: bool = True
-    max_rotation: float = 0.0
-    min_colorfulness: float = 0.0
-    max_eval_examples: int = 0
-    num_workers: int = 0
-    prefetch_buffer_size: int = 2
-    num_threads: int = 4
-    seed: int = 0
-
-    @classmethod
-    def from_config(cls, config: Any) -> DataSettings:
-        data = config.data
-        values = {}
-        for field in dataclasses.fields(cls):
-            if field.name != "seed" and data.get(field.name) is not None:
-                values[field.name] = data.get(field.name)
-        missing = [name for name in ("source", "image_size") if name not in values]
-        if missing:
-            raise ValueError(f"config.data needs {', '.join(missing)}")
-        shuffle_seed = data.get("shuffle_seed")
-        values["seed"] = shuffle_seed if shuffle_seed is not None else config.get("seed", 0)
-        return cls(**values)
-
-    def open(self, split: str) -> sources.FileSource | sources.MemorySource | sources.TfdsSource:
-        return sources.open_source(
-            self.source, split, tfds_data_dir=self.tfds_data_dir, val_fraction=self.val_fraction
-        )
-
 
 # The log names each of the first photos dropped for their colourfulness, then every n-th.
 _DROP_LOG_FIRST = 10

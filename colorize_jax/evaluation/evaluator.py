@@ -1,20 +1,23 @@
 """Evaluation over the whole validation split: metrics.json and an image sheet.
 
-Each prediction is turned into an 8-bit RGB image rebuilt from the ground-truth lightness and the
-predicted colour, and compared with the ground-truth image. The pixel metrics (`METRIC_KEYS`,
-`metrics.image_metrics`) are means over images. With `perceptual_metrics` (the config's
-`eval_perceptual_metrics`) the pretrained networks' metrics of `pretrained_metrics` are added
-(`PERCEPTUAL_METRIC_KEYS`: LPIPS, top-1 agreement, and `fd_effnet`, a distance between the
-feature distributions of the whole colorized and true sets). Batches are padded with masked
-examples so every process runs the same number of steps; the sums of every batch are added up
-in float64 on the host.
+Each prediction (`inference.predict`) is turned into an 8-bit RGB image rebuilt from the
+ground-truth lightness and the predicted colour, and compared with the ground-truth image by the
+evaluators named (`evaluators.EVALUATORS`: "pixel", the per-image metrics of `METRIC_KEYS`;
+"pretrained", those of `PERCEPTUAL_METRIC_KEYS`). Batches are padded with masked examples so
+every process runs the same number of steps.
+
+The sums of every batch are added up in float64 on the host, not with `clu.metrics.Average`:
+the jitted step already sums over the global (multi-host) batch, so each process gets the same
+replicated totals without any merging of per-host states, and float64 keeps the totals exact
+over thousands of batches, which the feature moment sums of `fd_effnet` (a covariance from
+sum(x x^T) - n mu mu^T) need. clu would add a dependency for none of this.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -26,119 +29,120 @@ from jax.experimental import multihost_utils
 
 from colorize_jax import data
 from colorize_jax.colour import colorspace
-from colorize_jax.evaluation import metrics, pretrained_metrics, sheets
+from colorize_jax.evaluation import evaluators as evaluator_registry
+from colorize_jax.evaluation import sheets
+from colorize_jax.inference import predict as prediction
 from colorize_jax.objectives import heads
 from colorize_jax.runtime import sharding
 
-# What is evaluated: a restored `inference.restore.Generator` or training's `NetworkState`, i.e.
-# anything with `apply_fn(variables, inputs, train=False)` and `variables`.
-Network = Any
+Network = prediction.Network
 
-METRIC_KEYS = (
-    "psnr",
-    "ssim",
-    "deltae2000",
-    "colorfulness",
-    "colorfulness_gt",
-    "delta_colorfulness",
-    "auc_ab",
-    "acc_de2.3",
-    "acc_de10",
-)
-PERCEPTUAL_METRIC_KEYS = pretrained_metrics.KEYS
+METRIC_KEYS = evaluator_registry.metric_keys(("pixel",))
+PERCEPTUAL_METRIC_KEYS = evaluator_registry.metric_keys(("pretrained",))
+DEFAULT_EVALUATORS = ("pixel",)
+
+
+def metric_keys(evaluators: str | Iterable[str]) -> tuple[str, ...]:
+    """The metrics.json keys of the named evaluators (without num_images and num_skipped)."""
+    return evaluator_registry.metric_keys(evaluators)
 
 
 def colorize_batch(
-    network: Network, images: jax.Array, *, space: str, head: heads.Head | None = None
+    network: Network, head: heads.Head, images: jax.Array
 ) -> tuple[jax.Array, jax.Array]:
     """Predicts colour for uint8 RGB `images`; returns (gray uint8, colorized uint8) NHWC.
 
-    The colorized image keeps the ground-truth lightness of `images`. `head` turns the
-    network's outputs into the colour target (see `heads`); None: they are the target.
+    The colorized image keeps the ground-truth lightness of `images` (`colorspace.decode` with
+    the truth); the prediction is `inference.predict`'s, in the colour space `head.space`.
     """
-    inputs, _ = colorspace.encode(images, space)
-    predictions = network.apply_fn(network.variables, inputs, train=False)
-    if head is not None:
-        predictions = head.predict(predictions)
-    rgb = colorspace.decode(
-        inputs, predictions.astype(jnp.float32), space, truth_rgb=images / 255.0
-    )
+    inputs, predictions = prediction.predict(network, head, images)
+    rgb = colorspace.decode(inputs, predictions, head.space, truth_rgb=images / 255.0)
     gray = colorspace.to_uint8(jnp.repeat((inputs + 1.0) / 2.0, 3, axis=-1))
     return gray, colorspace.to_uint8(rgb)
 
 
 def eval_step(
     network: Network,
+    head: heads.Head,
     batch: Mapping[str, jax.Array],
     *,
-    space: str,
-    head: heads.Head | None = None,
-    perceptual_metrics: bool = False,
-):
-    """Sums of each per-image metric over the unmasked examples of `batch`, and their count.
-
-    `perceptual_metrics` adds `pretrained_metrics.batch_sums` (feature moment sums included).
-    """
-    _, colorized = colorize_batch(network, batch["image"], space=space, head=head)
-    per_image = metrics.image_metrics(colorized, batch["image"])
+    evaluators: Sequence[tuple[str, evaluator_registry.Evaluator]],
+) -> dict[str, Any]:
+    """The sums of one batch: {"evaluators": {name: its batch_sums}, "num_images",
+    "num_skipped"}, over the unmasked examples of `batch` (jit-able)."""
+    _, colorized = colorize_batch(network, head, batch["image"])
     mask = batch["mask"].astype(jnp.float32)
-    sums = {name: jnp.sum(per_image[name] * mask) for name in METRIC_KEYS}
-    if perceptual_metrics:
-        sums.update(pretrained_metrics.batch_sums(colorized, batch["image"], batch["mask"]))
-    sums["num_images"] = jnp.sum(mask)
-    sums["num_skipped"] = jnp.sum(batch["num_skipped"]).astype(jnp.float32)
-    return sums
+    return {
+        "evaluators": {
+            name: evaluator.batch_sums(colorized, batch["image"], mask)
+            for name, evaluator in evaluators
+        },
+        "num_images": jnp.sum(mask),
+        "num_skipped": jnp.sum(batch["num_skipped"]).astype(jnp.float32),
+    }
 
 
 @functools.cache
-def _jitted(fn, space: str, head: heads.Head | None, **settings):
-    return jax.jit(functools.partial(fn, space=space, head=head, **settings))
+def _jitted(fn, head: heads.Head, **settings):
+    return jax.jit(functools.partial(fn, head=head, **settings))
+
+
+def _as_float64(tree):
+    """A pytree of (device) arrays as NumPy float64 arrays, to total them exactly."""
+    return jax.tree_util.tree_map(lambda x: np.asarray(x, np.float64), jax.device_get(tree))
 
 
 def evaluate(
     network: Network,
+    head: heads.Head,
     eval_batches: Iterable[Mapping[str, np.ndarray]],
     mesh: jax.sharding.Mesh,
     *,
-    space: str,
+    evaluators: str | Iterable[str] = DEFAULT_EVALUATORS,
     num_sheet_images: int = 8,
-    head: heads.Head | None = None,
-    perceptual_metrics: bool = False,
 ) -> tuple[dict[str, float], np.ndarray | None]:
-    """Runs the metrics over every batch; returns (mean metrics, comparison sheet or None).
+    """Runs the evaluators over every batch; returns (results, comparison sheet or None).
 
-    `head` turns the network's outputs into the colour target (see `heads`); None: they are.
-    `perceptual_metrics` adds those of `PERCEPTUAL_METRIC_KEYS` (see `pretrained_metrics`).
+    `network` has `apply_fn(variables, inputs, train=False)` and `variables`; `head` reads its
+    outputs (`objectives.heads`). `evaluators` are names of `evaluators.EVALUATORS` (ValueError
+    for an unknown one). The results hold each evaluator's figures, `num_images` (unmasked
+    images) and `num_skipped` (unreadable files). The sheet has up to `num_sheet_images` rows
+    of gray | colorized | truth.
     """
-    step_fn = _jitted(eval_step, space, head, perceptual_metrics=perceptual_metrics)
+    resolved = evaluator_registry.resolve(evaluators)
+    step_fn = _jitted(eval_step, head, evaluators=resolved)
     totals = None
     sheet_rows: list[list[np.ndarray]] = []
     for local_batch in eval_batches:
         batch = sharding.to_global_arrays(
             {key: local_batch[key] for key in ("image", "mask", "num_skipped")}, mesh
         )
-        sums = pretrained_metrics.as_float64(step_fn(network, batch))
+        sums = _as_float64(step_fn(network, batch=batch))
         totals = sums if totals is None else jax.tree_util.tree_map(np.add, totals, sums)
         if len(sheet_rows) < num_sheet_images:
-            sheet_rows += _sheet_rows(
-                network, batch, space, head, num_sheet_images - len(sheet_rows)
-            )
+            sheet_rows += _sheet_rows(network, head, batch, num_sheet_images - len(sheet_rows))
     if totals is None:
         raise ValueError("the evaluation split yielded no batches: check config.data.eval_split")
-    count = float(totals.pop("num_images"))
+    count = float(totals["num_images"])
     if count == 0:
         raise ValueError("the evaluation split has no readable images")
-    results = {name: float(totals[name]) / count for name in METRIC_KEYS}
-    if perceptual_metrics:
-        results.update(pretrained_metrics.results(totals, count))
+    results: dict[str, Any] = {}
+    for name, evaluator in resolved:
+        figures = evaluator.finish(totals["evaluators"][name], count)
+        if set(figures) != set(evaluator.keys):
+            raise ValueError(
+                f"evaluator {name!r} reported {sorted(figures)}, not its keys "
+                f"{sorted(evaluator.keys)}"
+            )
+        results.update((key, figures[key]) for key in evaluator.keys)
     results["num_images"] = int(count)
     results["num_skipped"] = int(totals["num_skipped"])
     sheet = sheets.grid(sheet_rows) if sheet_rows else None
     return results, sheet
 
 
-def _sheet_rows(network, batch, space: str, head, limit: int) -> list[list[np.ndarray]]:
-    gray, colorized = _jitted(colorize_batch, space, head)(network, batch["image"])
+def _sheet_rows(network, head, batch, limit: int) -> list[list[np.ndarray]]:
+    gray, colorized = _jitted(colorize_batch, head)(network, images=batch["image"])
     gathered = multihost_utils.process_allgather(
         {"gray": gray, "pred": colorized, "truth": batch["image"], "mask": batch["mask"]},
         tiled=True,
@@ -189,23 +193,25 @@ def create_dataset(config, mesh: jax.sharding.Mesh) -> data.EvalDataset:
 
 def evaluate_and_write(
     network: Network,
+    head: heads.Head,
     eval_dataset: Iterable[Mapping[str, np.ndarray]],
     mesh: jax.sharding.Mesh,
-    config,
     workdir: str,
     *,
     step: int,
+    evaluators: str | Iterable[str] = DEFAULT_EVALUATORS,
+    num_sheet_images: int = 8,
     eval_dir: str | None = None,
 ) -> tuple[dict[str, float], np.ndarray | None]:
-    """`evaluate` with the config's settings, then `write_results`; returns both results."""
+    """`evaluate`, then `write_results` (to `eval_dir`, by default DIR/eval of `workdir`);
+    returns both results."""
     results, sheet = evaluate(
         network,
+        head,
         eval_dataset,
         mesh,
-        space=config.data.color_space,
-        num_sheet_images=config.num_sheet_images,
-        head=heads.create(config),
-        perceptual_metrics=bool(config.get("eval_perceptual_metrics", False)),
+        evaluators=evaluators,
+        num_sheet_images=num_sheet_images,
     )
     write_results(workdir, results, sheet, step=step, eval_dir=eval_dir)
     return results, sheet

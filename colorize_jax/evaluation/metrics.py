@@ -24,6 +24,18 @@ PSNR_CAP_DB = 100.0
 SSIM_WINDOW = 7
 AUC_TOLERANCE = 1e-3  # ab units; 8-bit sRGB steps are ~100x larger
 AUC_MAX_THRESHOLD = 150
+# The keys of `image_metrics`, in the order evaluation reports them (the "pixel" evaluator).
+KEYS = (
+    "psnr",
+    "ssim",
+    "deltae2000",
+    "colorfulness",
+    "colorfulness_gt",
+    "delta_colorfulness",
+    "auc_ab",
+    "acc_de2.3",
+    "acc_de10",
+)
 
 
 def _to_float(images: jax.Array) -> jax.Array:
@@ -185,9 +197,10 @@ def _acc_deltae76_from_lab(pred_lab: jax.Array, truth_lab: jax.Array, threshold:
 
 
 def image_metrics(pred: jax.Array, truth: jax.Array) -> dict[str, jax.Array]:
-    """All per-image metrics, each of shape (B,): psnr, ssim, deltae2000, colorfulness (of the
-    prediction), colorfulness_gt, delta_colorfulness (absolute difference), auc_ab, and the
-    shares of pixels with CIE76 difference under 2.3 and 10 (acc_de2.3, acc_de10)."""
+    """All per-image metrics (`KEYS`), each of shape (B,): psnr, ssim, deltae2000,
+    colorfulness (of the prediction), colorfulness_gt, delta_colorfulness (absolute
+    difference), auc_ab, and the shares of pixels with CIE76 difference under 2.3 and 10
+    (acc_de2.3, acc_de10)."""
     pred_lab, truth_lab = _to_lab(pred), _to_lab(truth)
     pred_colorfulness, truth_colorfulness = colorfulness(pred), colorfulness(truth)
     return {

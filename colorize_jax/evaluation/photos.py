@@ -3,7 +3,7 @@
 Each colour photo is colorized from its own lightness by a function of (H, W, 3) uint8 RGB ->
 (H, W, 3) uint8 RGB (in practice `colorize.Colorizer`: the network at its render size, the colour
 upsampled and joined to the photo's full-resolution lightness) and compared with the original by
-`metrics.image_metrics`, the metrics `evaluate` reports (`evaluation.METRIC_KEYS`). Photos differ
+`metrics.image_metrics`, the metrics of the "pixel" evaluator (`metrics.KEYS`). Photos differ
 in size, so each is scored on its own (a batch of one). Gray photos have no colour truth: they
 are skipped and counted. The photo set is "skimage" (`SKIMAGE_PHOTOS`, shipped with
 scikit-image) or the user's files: a file, a folder (searched recursively) or a glob pattern.
@@ -20,7 +20,7 @@ import numpy as np
 from absl import logging
 
 from colorize_jax.data import decode
-from colorize_jax.evaluation import evaluator as evaluation
+from colorize_jax.evaluation import metrics
 from colorize_jax.inference import photos
 
 SKIMAGE = "skimage"
@@ -84,8 +84,6 @@ def is_gray(rgb: np.ndarray) -> bool:
 def _image_metrics():
     import jax
 
-    from colorize_jax.evaluation import metrics
-
     return jax.jit(metrics.image_metrics)  # compiled once per photo size
 
 
@@ -120,7 +118,7 @@ def evaluate_photos(
         height, width = photo.rgb.shape[:2]
         per_photo.append(
             {"name": name, "height": height, "width": width}
-            | {key: float(figures[key][0]) for key in evaluation.METRIC_KEYS}
+            | {key: float(figures[key][0]) for key in metrics.KEYS}
         )
         if on_photo is not None:
             on_photo(name, photo.rgb, colorized)
@@ -130,7 +128,7 @@ def evaluate_photos(
             f"--photos={spec}: no colour photos to score ({len(gray)} gray skipped, "
             f"{len(failed)} unreadable)"
         )
-    means = {key: float(np.mean([p[key] for p in per_photo])) for key in evaluation.METRIC_KEYS}
+    means = {key: float(np.mean([p[key] for p in per_photo])) for key in metrics.KEYS}
     return {
         **means,
         "colorfulness_gap": abs(means["colorfulness"] - means["colorfulness_gt"]),

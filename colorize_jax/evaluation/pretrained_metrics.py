@@ -1,9 +1,9 @@
 """Evaluation metrics from pretrained networks: LPIPS, fd_effnet and top-1 agreement.
 
-`evaluation` adds them when `config.eval_perceptual_metrics` is on (the presets' default, but
-the demo's). Per batch, `batch_sums` gives sums over the unmasked images (jit-able; the caller
-adds them up over the batches, in float64 on the host, and every process gets the same global
-sums); `results` turns the totals into the reported figures:
+They are the "pretrained" evaluator (`evaluators.EVALUATORS`), which `config.evaluators` names
+in the presets (not in the demo's). Per batch, `batch_sums` gives sums over the unmasked images
+(jit-able; the evaluation adds them up over the batches, in float64 on the host, and every
+process gets the same global sums); `results` turns the totals into the reported figures:
 
   lpips_alex, lpips_vgg   LPIPS (`lpips`) of the colorized photo against the true one, per
                           image (images under 64 px are upsampled to 64 first).
@@ -24,7 +24,6 @@ from collections.abc import Mapping
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from colorize_jax.colour import colorspace
 from colorize_jax.evaluation import frechet
@@ -86,8 +85,3 @@ def results(totals: Mapping, count: float) -> dict[str, float]:
 
 def _unit(images: jax.Array) -> jax.Array:
     return jnp.asarray(images).astype(jnp.float32) / 255.0
-
-
-def as_float64(tree):
-    """A pytree of (device) arrays as NumPy float64 arrays, e.g. to total them exactly."""
-    return jax.tree_util.tree_map(lambda x: np.asarray(x, np.float64), jax.device_get(tree))

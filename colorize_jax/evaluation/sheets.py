@@ -8,24 +8,33 @@ from collections.abc import Sequence
 import numpy as np
 from etils import epath
 from PIL import Image, ImageDraw, ImageFont
+from skimage.util import montage
 
 
 def grid(rows: Sequence[Sequence[np.ndarray]], *, pad: int = 2, fill: int = 255) -> np.ndarray:
-    """Lays out rows of HxWx3 uint8 images (each cell padded to the largest) into one image."""
+    """Lays out rows of HxWx3 uint8 images (each cell padded to the largest) into one image.
+
+    Cells are `pad` pixels apart and from the border; a smaller image sits at its cell's top
+    left, and a row shorter than the longest ends in empty cells, all of `fill`. The layout is
+    scikit-image's `montage`, which takes tiles of one size: the cells are brought to it here.
+    """
     cells = [[_as_rgb(image) for image in row] for row in rows]
     if not cells or not cells[0]:
         raise ValueError("an image sheet needs at least one image")
     cell_h = max(image.shape[0] for row in cells for image in row)
     cell_w = max(image.shape[1] for row in cells for image in row)
     num_cols = max(len(row) for row in cells)
-    height = len(cells) * (cell_h + pad) + pad
-    width = num_cols * (cell_w + pad) + pad
-    sheet = np.full((height, width, 3), fill, np.uint8)
+    tiles = np.full((len(cells) * num_cols, cell_h, cell_w, 3), fill, np.uint8)
     for r, row in enumerate(cells):
         for c, image in enumerate(row):
-            top, left = pad + r * (cell_h + pad), pad + c * (cell_w + pad)
-            sheet[top : top + image.shape[0], left : left + image.shape[1]] = image
-    return sheet
+            tiles[r * num_cols + c, : image.shape[0], : image.shape[1]] = image
+    return montage(
+        tiles,
+        fill=(fill,) * 3,  # one value per channel: montage indexes it by channel
+        grid_shape=(len(cells), num_cols),
+        padding_width=pad,
+        channel_axis=-1,
+    )
 
 
 def comparison_rows(

@@ -2,13 +2,16 @@
 
 The network sees a copy of each photo whose shorter side is the render size (a multiple of the
 network's stride); the predicted colour is upsampled to the photo's resolution and recombined
-with its own lightness (`recombine`). The command line is `colorize_jax.colorize`; the ONNX
-counterpart, with the same interface, is `onnx_colorizer.OnnxColorizer`.
+with its own lightness (`recombine`). The prediction is `predict.predict`, the one evaluation
+uses too; `predict_ab` only turns it into CIELAB (a, b). The command line is
+`colorize_jax.colorize`; the ONNX counterpart, with the same interface, is
+`onnx_colorizer.OnnxColorizer`.
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -19,9 +22,9 @@ import numpy as np
 from etils import epath
 from PIL import Image
 
-from colorize_jax import models
 from colorize_jax.colour import colorspace
 from colorize_jax.data import decode
+from colorize_jax.inference import predict as prediction
 from colorize_jax.inference import restore as trained
 from colorize_jax.objectives import heads
 from colorize_jax.runtime import sharding
@@ -60,11 +63,10 @@ class Colorizer:
         self.network, self.step = trained.restore_generator(
             config, workdir, mesh, step=step, which=checkpoint
         )
-        self.head = heads.create(config)
-        model = models.create_model(config.model, self.head.num_outputs)
-        self.stride = model.stride  # inputs are padded to it anyway; a multiple avoids the padding
+        self.head = self.network.head
+        self.stride = self.network.model.stride  # inputs are padded to it; a multiple avoids it
         self.render_size = round_render_size(render_size or config.data.image_size, self.stride)
-        self._predict = jax.jit(self._predict_ab)
+        self._predict = jax.jit(functools.partial(predict_ab, head=self.head))
 
     def render_shape(self, height: int, width: int) -> tuple[int, int]:
         """(height, width) of the network's copy of an image: shorter side = render_size."""
@@ -80,18 +82,18 @@ class Colorizer:
 
     def colorize_batch(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Colorizes (H, W, 3) uint8 RGB images of any sizes; batches those of one render shape."""
-        return colorize_by_render_shape(
-            images,
-            self.render_shape,
-            lambda small: np.asarray(self._predict(self.network, jnp.asarray(small))),
-        )
+        return colorize_by_render_shape(images, self.render_shape, self.predict_ab)
 
-    def _predict_ab(self, network, images: jax.Array) -> jax.Array:
-        """The predicted CIELAB (a, b) of uint8 RGB `images` (ab units), at their size."""
-        space = self.config.data.color_space
-        inputs, _ = colorspace.encode(images, space)
-        predictions = self.head.predict(network.apply_fn(network.variables, inputs, train=False))
-        return target_ab(inputs, predictions.astype(jnp.float32), space)
+    def predict_ab(self, images: np.ndarray) -> np.ndarray:
+        """The predicted CIELAB (a, b) (ab units) of a uint8 RGB batch (B, H, W, 3), at its
+        size (sides best multiples of `stride`): what `colorize_batch` recombines."""
+        return np.asarray(self._predict(self.network, images=jnp.asarray(images)))
+
+
+def predict_ab(network: prediction.Network, images: jax.Array, *, head: heads.Head) -> jax.Array:
+    """The CIELAB (a, b) (ab units) of `predict.predict`'s colour for uint8 RGB `images`."""
+    inputs, predictions = prediction.predict(network, head, images)
+    return target_ab(inputs, predictions, head.space)
 
 
 def colorize_by_render_shape(
@@ -193,21 +195,18 @@ def _resize_rgb(rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def _set_field(config, key: str, value: Any) -> None:
-    """Sets the dotted `key` of `config` to `value` (parsed like its current value)."""
-    *parents, name = key.split(".")
+    """Sets the dotted `key` of `config` to `value` with ConfigDict's typed update; a string
+    value is first parsed as the field's current type ("0.5", "true")."""
     node = config
-    for part in parents:
-        if part not in node:
+    for part in key.split("."):
+        if not hasattr(node, "keys") or part not in node:
             raise ValueError(f"unknown config field {key!r}")
         node = node[part]
-    if name not in node:
-        raise ValueError(f"unknown config field {key!r}")
-    current = node[name]
-    if isinstance(value, str) and isinstance(current, bool):
+    if isinstance(value, str) and isinstance(node, bool):
         value = value.lower() in ("1", "true", "yes")
-    elif isinstance(value, str) and isinstance(current, int | float):
-        value = type(current)(value)
-    node[name] = value
+    elif isinstance(value, str) and isinstance(node, int | float):
+        value = type(node)(value)
+    config.update_from_flattened_dict({key: value})
 
 
 def enable_compilation_cache(cache_dir: str) -> None:

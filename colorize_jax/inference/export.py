@@ -4,209 +4,43 @@
       [--checkpoint=best|latest] [--step=N] [--render_size=PX] [--set=KEY=VALUE]
       [--check_image=FILE] [--platforms=cpu,cuda]
 
-The artifact is the inference function of the network (batch statistics frozen) with the
-head's decode (the classification head's annealed mean or other `classify.decode`, the
-`decode_chroma_gain`): float32 NHWC lightness in [-1, 1], scaled as `colorspace.encode` makes
-the model's input (lab: L / 50 - 1; rgb, yuv: Y' * 2 - 1), to the predicted colour target
-scaled as `encode`'s targets (lab: (a, b) / 110; yuv: (U / U_MAX, V / V_MAX); rgb: RGB * 2 - 1).
-Batch, height and width are symbolic; height and width must be multiples of the model's stride
-(as `colorize.render_shape` makes them; the model would edge-pad other sizes):
+The artifact is the inference function of the network with the head's decode, float32 NHWC
+lightness in [-1, 1] to the colour target, at a symbolic batch, height and width (multiples of
+the model's stride): `export_forward` makes and writes it. The command then checks the artifact
+(run by onnxruntime, or the StableHLO reloaded) against the JAX model on --check_image (default
+scikit-image's chelsea), in a batch of 1 and transposed in a batch of 2 (`export_parity`).
+Beyond its TARGET_TOLERANCE or RGB_TOLERANCE it removes the artifact and fails. Last it writes
+the sidecar PATH.json (`onnx_colorizer.sidecar_path`, content from `export_sidecar`): input and
+output meaning, colour space, stride, render size, the head's decode settings, the step, the
+parity figures and the training config. `python -m colorize_jax.colorize --onnx=PATH` colorizes
+with the ONNX model and no JAX.
 
-  onnx       input "lightness" [B, H, W, 1] -> output "target" [B, H, W, C]; an H or W that is
-             not a multiple is cropped down to one (bottom rows, right columns dropped).
-  stablehlo  jax.export.deserialize(bytearray(open(PATH, "rb").read())).call(lightness) for
-             shapes (B, S*h, S*w, 1); other sizes are refused. Serialized for --platforms.
-
-The command then checks the artifact (run by onnxruntime, or the StableHLO reloaded) against the
-JAX model on --check_image (default scikit-image's chelsea) at the render shape in a batch of 1
-and transposed in a batch of 2 (another height and width): max and mean abs difference of the
-target, and of the full-resolution 8-bit RGB pictures made from either (`check_parity`). Beyond
-TARGET_TOLERANCE or RGB_TOLERANCE it removes the artifact and fails. Last it writes the sidecar
-PATH.json (`onnx_colorizer.sidecar_path`): input and output meaning, colour space, stride,
-render size, the head's decode settings, the step, the parity figures and the training config.
-`python -m colorize_jax.colorize --onnx=PATH` colorizes with the ONNX model and no JAX.
+This module holds the export as a whole and its command line.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import importlib.metadata
 import json
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import jax
-import jax.numpy as jnp
-import numpy as np
 from absl import app, flags
 
-from colorize_jax.colour import colorspace
 from colorize_jax.inference import colorizer as colorize
-from colorize_jax.inference import onnx_colorizer, onnx_tracing, photos
+from colorize_jax.inference import onnx_colorizer, photos
+from colorize_jax.inference.export_forward import export_onnx, export_stablehlo, load_predict
+from colorize_jax.inference.export_parity import (
+    RGB_TOLERANCE,
+    TARGET_TOLERANCE,
+    check_parity,
+    failed_checks,
+)
+from colorize_jax.inference.export_sidecar import metadata
 from colorize_jax.runtime import cli, reporting
 
 FORMATS = ("onnx", "stablehlo")
-TARGET_TOLERANCE = 1e-3  # max abs difference of the target (target units, ab / 110 for lab)
-RGB_TOLERANCE = 0.1  # mean abs difference of the 8-bit RGB pictures
-INPUT_SCALING = {
-    "lab": "CIELAB L / 50 - 1",
-    "rgb": "BT.601 luma Y' * 2 - 1 (Y' of sRGB in [0, 1])",
-    "yuv": "BT.601 Y * 2 - 1 (Y of sRGB in [0, 1])",
-}
-TARGET_MEANING = {
-    "lab": (["a", "b"], "CIELAB (a, b) / 110"),
-    "yuv": (["U", "V"], f"(U / {colorspace.U_MAX:.6f}, V / {colorspace.V_MAX:.6f}), BT.601"),
-    "rgb": (["R", "G", "B"], "sRGB * 2 - 1 (sRGB in [0, 1])"),
-}
-
-
-def predict_function(colorizer: colorize.Colorizer) -> Callable[[jax.Array], jax.Array]:
-    """lightness (B, H, W, 1) -> float32 colour target: network (train=False), then decode."""
-    network, head = colorizer.network, colorizer.head
-    variables = jax.device_get(network.variables)  # constants of the exported function
-
-    def predict(lightness: jax.Array) -> jax.Array:
-        outputs = network.apply_fn(variables, lightness, train=False)
-        return head.predict(outputs).astype(jnp.float32)
-
-    return predict
-
-
-def export_onnx(colorizer: colorize.Colorizer, path: str) -> None:
-    """Writes the ONNX model of `predict_function` (symbolic B, H, W; see `onnx_tracing`)."""
-    import onnx  # noqa: PLC0415 - optional dependencies (setup.cfg's export extra)
-
-    dtype = colorizer.config.model.get("dtype", "float32")
-    if jnp.dtype(dtype) != jnp.float32:
-        raise ValueError(
-            f"config.model.dtype is {dtype}, which onnxruntime's CPU kernels do not run: export "
-            "with --set=model.dtype=float32 (the check then compares with JAX in float32)"
-        )
-    predict, stride = predict_function(colorizer), colorizer.stride
-
-    def cropped(lightness):
-        # Sizes stride * floor(H / stride): jax then knows the model's edge padding is empty.
-        batch, height, width, _ = lightness.shape
-        size = (batch, stride * (height // stride), stride * (width // stride), 1)
-        with onnx_tracing.adaptations():
-            return predict(jax.lax.slice(lightness, (0, 0, 0, 0), size))
-
-    shape = jax.export.symbolic_shape(
-        "B, H, W, 1", constraints=(f"H >= {stride}", f"W >= {stride}")
-    )
-    model = onnx_tracing.to_onnx(
-        cropped,
-        [jax.ShapeDtypeStruct(shape, jnp.float32)],
-        model_name="colorize_jax",
-        input_names=[onnx_colorizer.INPUT_NAME],
-        output_names=[onnx_colorizer.OUTPUT_NAME],
-    )
-    onnx.save_model(model, path)
-
-
-def export_stablehlo(
-    colorizer: colorize.Colorizer, path: str, platforms: Sequence[str] | None = None
-) -> None:
-    """Writes `jax.export`'s serialization of `predict_function` for (B, S*h, S*w, 1) inputs."""
-    stride = colorizer.stride
-    shape = jax.export.symbolic_shape(f"B, {stride}*h, {stride}*w, 1")
-    exported = jax.export.export(jax.jit(predict_function(colorizer)), platforms=platforms)(
-        jax.ShapeDtypeStruct(shape, jnp.float32)
-    )
-    with open(path, "wb") as f:
-        f.write(exported.serialize())
-
-
-def load_predict(path: str, model_format: str) -> Callable[[np.ndarray], np.ndarray]:
-    """The artifact at `path` as a NumPy function lightness -> target (onnxruntime / reloaded)."""
-    if model_format == "onnx":
-        session = onnx_colorizer.load_session(path)
-        names = [onnx_colorizer.OUTPUT_NAME]
-        return lambda x: session.run(names, {onnx_colorizer.INPUT_NAME: x})[0]
-    with open(path, "rb") as f:
-        exported = jax.export.deserialize(bytearray(f.read()))
-    return lambda x: np.asarray(exported.call(x))
-
-
-def metadata(colorizer: colorize.Colorizer, model_format: str, path: str) -> dict[str, Any]:
-    """The sidecar's content (without "parity", which the check adds)."""
-    space, stride = colorizer.config.data.color_space, colorizer.stride
-    channels, meaning = TARGET_MEANING[space]
-    spatial = ["H", "W"] if model_format == "onnx" else [f"{stride}*h", f"{stride}*w"]
-    return {
-        "format": model_format,
-        "model_file": os.path.basename(path),
-        "input": {
-            "name": onnx_colorizer.INPUT_NAME,
-            "shape": ["B", *spatial, 1],
-            "dtype": "float32",
-            "layout": "NHWC",
-            "scaling": INPUT_SCALING[space],
-        },
-        "output": {
-            "name": onnx_colorizer.OUTPUT_NAME,
-            "shape": ["B", *spatial, len(channels)],
-            "dtype": "float32",
-            "channels": channels,
-            "scaling": meaning,
-        },
-        "color_space": space,
-        "stride": stride,
-        "render_size": colorizer.render_size,
-        "size_rule": f"H and W multiples of {stride}: the shorter side rescaled to render_size "
-        "and both sides rounded to multiples (colorize.render_shape)",
-        "decode": dataclasses.asdict(colorizer.head),
-        "step": colorizer.step,
-        "versions": {
-            package: importlib.metadata.version(package)
-            for package in ("jax", *(("jax2onnx",) if model_format == "onnx" else ()))
-        },
-        "config": json.loads(colorizer.config.to_json_best_effort()),
-    }
-
-
-def check_parity(
-    colorizer: colorize.Colorizer, predict: Callable[[np.ndarray], np.ndarray], image: np.ndarray
-) -> list[dict[str, Any]]:
-    """The artifact's `predict` against the JAX model: `image` alone, and transposed twice.
-
-    At the render shape of `image` in a batch of 1, and of its transpose (another height and
-    width) with its mirror image in a batch of 2. Both targets become full-resolution 8-bit
-    pictures the same way (NumPy, as `onnx_colorizer.ExportedColorizer`), so the pictures differ
-    by what the artifact does alone.
-    """
-    reference, space = jax.jit(predict_function(colorizer)), colorizer.config.data.color_space
-    turned = np.ascontiguousarray(image.transpose(1, 0, 2))
-    rows = []
-    for images in ([image], [turned, np.ascontiguousarray(turned[:, ::-1])]):
-        shape = colorizer.render_shape(*images[0].shape[:2])
-        small = np.stack([colorize._resize_rgb(rgb, shape) for rgb in images])
-        inputs, _ = colorspace.encode(small, space)
-        expected, got = np.asarray(reference(inputs)), np.asarray(predict(inputs), np.float32)
-        target = np.abs(expected - got)
-        rgb8 = np.abs(
-            _pictures(images, inputs, expected, space) - _pictures(images, inputs, got, space)
-        )
-        rows.append(
-            {
-                "picture": list(images[0].shape[:2]),
-                "model_input": [len(images), *shape, 1],
-                "target_max_abs": float(target.max()),
-                "target_mean_abs": float(target.mean()),
-                "rgb8_max_abs": int(rgb8.max()),
-                "rgb8_mean_abs": float(rgb8.mean()),
-            }
-        )
-    return rows
-
-
-def _pictures(images, inputs, targets, space) -> np.ndarray:
-    ab = colorize.target_ab(inputs, targets, space)
-    return np.stack([colorize.recombine(*pair) for pair in zip(images, ab, strict=True)]).astype(
-        np.int16
-    )
 
 
 def export(
@@ -255,11 +89,7 @@ def export(
         "checks": rows,
         "tolerance": {"target_max_abs": TARGET_TOLERANCE, "rgb8_mean_abs": RGB_TOLERANCE},
     }
-    failed = [
-        row
-        for row in rows
-        if row["target_max_abs"] > TARGET_TOLERANCE or row["rgb8_mean_abs"] > RGB_TOLERANCE
-    ]
+    failed = failed_checks(rows)
     if failed:
         os.remove(output)
         raise ValueError(f"the {model_format} model differs from JAX ({failed[0]}); removed it")
@@ -288,6 +118,7 @@ def define_flags() -> None:
 
 
 def main(argv: list[str]) -> None:
+    """Exports with the flags' settings; prints the artifact, its sidecar and its parity."""
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if not FLAGS.workdir or not FLAGS.output or not FLAGS.format:

@@ -65,7 +65,7 @@ class ExportedColorizer:
     """`colorize.Colorizer`'s colorization around an exported model's NumPy `predict`.
 
     Args:
-      metadata: the model's sidecar (`colorize_jax.inference.export.metadata`).
+      metadata: the model's sidecar (`colorize_jax.inference.export_sidecar.metadata`).
       predict: float32 lightness (B, H, W, 1) -> float32 colour target (B, H, W, C), H and W
         multiples of the stride.
       render_size: shorter side at which the model sees an image; None: the exported one.
@@ -98,10 +98,11 @@ class ExportedColorizer:
 
     def colorize_batch(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Colorizes (H, W, 3) uint8 RGB images of any sizes; batches those of one render shape."""
-        return colorize.colorize_by_render_shape(images, self.render_shape, self._predict_ab)
+        return colorize.colorize_by_render_shape(images, self.render_shape, self.predict_ab)
 
-    def _predict_ab(self, small: np.ndarray) -> np.ndarray:
-        """The predicted CIELAB (a, b) of a uint8 RGB batch at the render shape (NumPy)."""
+    def predict_ab(self, small: np.ndarray) -> np.ndarray:
+        """The predicted CIELAB (a, b) of a uint8 RGB batch at the render shape (NumPy), as
+        `colorize.Colorizer.predict_ab` gives it."""
         inputs, _ = colorspace.encode(small, self.space)
         targets = np.asarray(self.predict(inputs), np.float32)
         return colorize.target_ab(inputs, targets, self.space)

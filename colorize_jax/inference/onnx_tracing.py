@@ -1,9 +1,9 @@
 """What tracing for ONNX changes, in the traced function only: the same numerics, ONNX-friendly.
 
-`colorize_jax.inference.export` traces a generator with jax2onnx at a symbolic batch, height and
-width. Three places of the models do not convert well as they are; inside `adaptations()` they are
-traced differently, each computing what the model computes (to float32 rounding, tested against
-the JAX path on every export):
+`colorize_jax.inference.export_forward` traces a generator with jax2onnx at a symbolic batch,
+height and width. Three places of the models do not convert well as they are; inside
+`adaptations()` they are traced differently, each computing what the model computes (to float32
+rounding, tested against the JAX path on every export):
 
   DepthwiseConv   its forward pass is a `jax.custom_vjp` (a hand-written gradient: a training
                   concern) of k*k strided slices, fast in XLA:CPU; jax2onnx makes ~600 Slice,

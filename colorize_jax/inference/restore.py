@@ -1,7 +1,8 @@
 """A trained generator from its workdir: the config training saved and the generator's weights.
 
 Evaluate, colorize and export need the generator's parameters and BatchNorm statistics only: no
-optimizer, no discriminator. `restore_generator` builds the generator model and its head, and
+optimizer, no discriminator. `restore_generator` builds the generator model and its head
+(`components.builder.build_generator`, the builder training uses), and
 restores just that part of the checkpoint (an orbax partial restore of
 `networks/generator/{params,batch_stats}`), so inference never builds a training component and
 its memory holds no optimizer moments.
@@ -14,13 +15,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import orbax.checkpoint as ocp
 from etils import epath
 from flax import struct
 
-from colorize_jax import models
+from colorize_jax.components import builder, defaults
 from colorize_jax.objectives import heads
 from colorize_jax.runtime import checkpointing, sharding
 
@@ -29,11 +29,22 @@ PyTree = Any
 
 @struct.dataclass
 class Generator:
-    """A trained generator: what `apply_fn(variables, inputs, train=False)` needs."""
+    """A trained generator: its weights, its network and the head that reads its outputs.
+
+    `apply_fn(variables, inputs, train=False)` gives the raw outputs; `head.predict` turns them
+    into the colour target (`inference.predict` does both). `model.stride` is the multiple its
+    inputs' sides are padded to.
+    """
 
     params: PyTree
     batch_stats: PyTree
-    apply_fn: Callable[..., Any] = struct.field(pytree_node=False)
+    model: Any = struct.field(pytree_node=False)
+    head: heads.Head = struct.field(pytree_node=False)
+
+    @property
+    def apply_fn(self) -> Callable[..., Any]:
+        """The network's `apply`."""
+        return self.model.apply
 
     @property
     def variables(self) -> dict[str, PyTree]:
@@ -51,27 +62,16 @@ def as_plain(config: ml_collections.ConfigDict | Mapping[str, Any]) -> dict[str,
 
 
 def load_config(workdir: str, config: ml_collections.ConfigDict | None):
-    """The given config, else the one training saved in `workdir`."""
-    if config is not None:
-        return config
-    path = epath.Path(workdir) / "config.json"
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} not found: pass --config=FILE, or point --workdir at a training directory"
-        )
-    return ml_collections.ConfigDict(json.loads(path.read_text()))
-
-
-def generator_variables_shape(config, model) -> PyTree:
-    """Shapes and dtypes of the generator's {"params", "batch_stats"}, as training creates them."""
-    size = config.data.image_size
-
-    def init(rng):
-        dummy = jnp.zeros((1, size, size, 1), jnp.float32)
-        return model.init({"params": rng, "dropout": rng}, dummy, train=False)
-
-    variables = jax.eval_shape(init, jax.random.key(0))
-    return {"params": variables["params"], "batch_stats": variables.get("batch_stats", {})}
+    """The given config, else the one training saved in `workdir`; complete either way
+    (`components.defaults.complete`: a config.json of an older version reads as it meant)."""
+    if config is None:
+        path = epath.Path(workdir) / "config.json"
+        if not path.exists():
+            raise FileNotFoundError(
+                f"{path} not found: pass --config=FILE, or point --workdir at a training directory"
+            )
+        config = ml_collections.ConfigDict(json.loads(path.read_text()))
+    return defaults.complete(config)
 
 
 def checkpoint_step(manager, step: int | None, which: str) -> int:
@@ -102,11 +102,11 @@ def restore_generator(config, workdir: str, mesh, *, step: int | None, which: st
     """
     manager = checkpointing.create_manager(workdir, best_metric=config.best_metric, read_only=True)
     step = checkpoint_step(manager, step, which)
-    model = models.create_model(config.model, heads.create(config).num_outputs)
+    model, head = builder.build_generator(config)
     replicated = sharding.replicated(mesh)
     abstract = jax.tree_util.tree_map(
         lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=replicated),
-        generator_variables_shape(config, model),
+        builder.variables_shape(model, 1, config.data.image_size),
     )
     target = {"networks": {"generator": abstract}}
     try:
@@ -131,6 +131,7 @@ def restore_generator(config, workdir: str, mesh, *, step: int | None, which: st
     generator = Generator(
         params=variables["params"],
         batch_stats=variables.get("batch_stats", {}),
-        apply_fn=model.apply,
+        model=model,
+        head=head,
     )
     return generator, step

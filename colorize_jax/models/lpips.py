@@ -55,6 +55,25 @@ def check_network(network: str) -> None:
         )
 
 
+def check_settings(
+    network: str,
+    layers: Sequence[int] = (1, 2, 3, 4, 5),
+    layer_weights: Sequence[float] | None = None,
+    lpips_heads: bool = False,
+) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """(layers, one weight per layer) of valid feature-distance settings; else ValueError."""
+    check_network(network)
+    layers = tuple(int(layer) for layer in layers)
+    weights = tuple(layer_weights) if layer_weights else (1.0,) * len(layers)
+    if not layers or len(weights) != len(layers) or not all(1 <= i <= NUM_LAYERS for i in layers):
+        raise ValueError(
+            f"layers {layers} must be 1..{NUM_LAYERS}, one weight each (got {len(weights)})"
+        )
+    if lpips_heads and network not in vgg.NETWORKS:
+        raise ValueError(f"LPIPS's linear heads exist for {', '.join(vgg.NETWORKS)} only")
+    return layers, weights
+
+
 def feature_maps(network: str, rgb: jax.Array, num_layers: int = NUM_LAYERS) -> list[jax.Array]:
     """The first `num_layers` of the frozen `network`'s five feature maps of RGB in [0, 1]."""
     check_network(network)
@@ -78,14 +97,7 @@ def feature_distance(
     each layer 1; `lpips_heads` weighs the channels by LPIPS's learned heads (vgg16, alexnet).
     A gradient flows into `pred_rgb` only: the truth's features are computed without one.
     """
-    layers = tuple(int(layer) for layer in layers)
-    weights = tuple(layer_weights) if layer_weights else (1.0,) * len(layers)
-    if not layers or len(weights) != len(layers) or not all(1 <= i <= NUM_LAYERS for i in layers):
-        raise ValueError(
-            f"layers {layers} must be 1..{NUM_LAYERS}, one weight each (got {len(weights)})"
-        )
-    if lpips_heads and network not in vgg.NETWORKS:
-        raise ValueError(f"LPIPS's linear heads exist for {', '.join(vgg.NETWORKS)} only")
+    layers, weights = check_settings(network, layers, layer_weights, lpips_heads)
     depth = max(layers)
     pred_features = feature_maps(network, pred_rgb, depth)
     truth_features = feature_maps(network, jax.lax.stop_gradient(truth_rgb), depth)

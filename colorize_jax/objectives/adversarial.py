@@ -2,9 +2,10 @@
 
 A GAN loss has two sides: the discriminator's objective, a function of its outputs on real and
 on generated colour images, and the generator's objective, a function of the discriminator's
-outputs on generated images only. `config.losses = {"l1": 100.0, "gan_vanilla": 1.0}` trains the
-generator on 100 * L1 + 1 * (generator side of gan_vanilla); the discriminator minimizes its own
-side with its own optimizer. Every function here takes float32 logit maps of any shape and
+outputs on generated images only (`terms.TERMS` lists each as a term of kind "adversarial").
+`config.losses = {"l1": 100.0, "gan_vanilla": 1.0}` trains the generator on
+100 * L1 + 1 * (generator side of gan_vanilla); the discriminator minimizes its own side with its
+own optimizer. Every function here takes float32 logit maps of any shape and
 returns a scalar mean.
 """
 
@@ -15,32 +16,39 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import optax
 
 
 def vanilla_discriminator(real: jax.Array, fake: jax.Array) -> jax.Array:
     """Binary cross-entropy with real -> 1 and fake -> 0, averaged over the two halves."""
-    # -log sigmoid(x) = softplus(-x) and -log(1 - sigmoid(x)) = softplus(x), computed stably.
-    return 0.5 * (jnp.mean(jax.nn.softplus(-real)) + jnp.mean(jax.nn.softplus(fake)))
+    bce = optax.losses.sigmoid_binary_cross_entropy
+    return 0.5 * (
+        jnp.mean(bce(real, jnp.ones_like(real))) + jnp.mean(bce(fake, jnp.zeros_like(fake)))
+    )
 
 
 def vanilla_generator(fake: jax.Array) -> jax.Array:
     """The non-saturating generator loss of Goodfellow et al. (2014): -log D(fake)."""
-    return jnp.mean(jax.nn.softplus(-fake))
+    return jnp.mean(optax.losses.sigmoid_binary_cross_entropy(fake, jnp.ones_like(fake)))
 
 
 def lsgan_discriminator(real: jax.Array, fake: jax.Array) -> jax.Array:
     """Least squares (Mao et al. 2017): outputs pulled to 1 on real and 0 on fake."""
-    return 0.5 * (jnp.mean(jnp.square(real - 1.0)) + jnp.mean(jnp.square(fake)))
+    squared = optax.losses.squared_error
+    return 0.5 * (jnp.mean(squared(real, jnp.ones_like(real))) + jnp.mean(squared(fake)))
 
 
 def lsgan_generator(fake: jax.Array) -> jax.Array:
     """Least squares: the generator pulls the outputs on its images towards 1."""
-    return jnp.mean(jnp.square(fake - 1.0))
+    return jnp.mean(optax.losses.squared_error(fake, jnp.ones_like(fake)))
 
 
 def hinge_discriminator(real: jax.Array, fake: jax.Array) -> jax.Array:
     """Hinge loss (Lim & Ye 2017; SAGAN): margins of 1 on both sides, averaged."""
-    return 0.5 * (jnp.mean(jax.nn.relu(1.0 - real)) + jnp.mean(jax.nn.relu(1.0 + fake)))
+    hinge = optax.losses.hinge_loss
+    return 0.5 * (
+        jnp.mean(hinge(real, jnp.ones_like(real))) + jnp.mean(hinge(fake, -jnp.ones_like(fake)))
+    )
 
 
 def hinge_generator(fake: jax.Array) -> jax.Array:
@@ -63,22 +71,6 @@ GAN_LOSSES: dict[str, GanLoss] = {
     "gan_lsgan": GanLoss(lsgan_discriminator, lsgan_generator, threshold=0.5),
     "gan_hinge": GanLoss(hinge_discriminator, hinge_generator, threshold=0.0),
 }
-
-
-def split_weights(weights) -> tuple[dict[str, float], tuple[str, float] | None]:
-    """Splits {name: weight} into the active regression terms and the one active GAN term.
-
-    Returns (regression weights, (gan name, weight) or None). Raises ValueError if more than one
-    GAN term has a non-zero weight.
-    """
-    regression = {name: w for name, w in weights.items() if name not in GAN_LOSSES and w}
-    gan = [(name, w) for name, w in weights.items() if name in GAN_LOSSES and w]
-    if len(gan) > 1:
-        names = ", ".join(name for name, _ in gan)
-        raise ValueError(
-            f"config.losses enables more than one adversarial loss ({names}): pick one"
-        )
-    return regression, (gan[0] if gan else None)
 
 
 def accuracy(real: jax.Array, fake: jax.Array, threshold: float) -> jax.Array:

@@ -11,41 +11,29 @@ builds a network with a linear output and the head gives its channels their mean
     outputs[..., C:]   Q logits over the in-gamut ab bins (`ab_bins`); present when the
                        "classify" term is on
 
-`Head.num_outputs` sizes the network, `Head.loss` computes the weighted loss terms and
-`Head.predict` turns outputs into the colour target used for evaluation.
-
-config.classify fields:
-  grid_size         10: side of the ab cells; the bins are rebuilt from it (ab_bins.bin_centers).
-  num_nearest       5: bins of each pixel's soft target.
-  sigma             5.0: Gaussian kernel of the soft targets, in ab units.
-  prior_path        "": the training set's bin distribution (`python -m colorize_jax.ab_prior`);
-                    "" trains with uniform class weights (and logs a warning).
-  prior_sigma       5.0: Gaussian smoothing of that distribution, in ab units.
-  rebalance_lambda  0.5: mix of the prior with the uniform distribution (1: no rebalancing).
-  decode            "annealed_mean", "mode", "mean", "chroma_mean" or "regression": the
-                    prediction evaluated (see ab_bins.decode).
-  temperature       0.38: temperature of the annealed mean (and of chroma_mean).
-  decode_unbiased   False: divide the class weights out of the predicted distribution before
-                    decoding. The rebalanced loss fits p(q | x) * w(q) (up to normalization),
-                    which favours rare, saturated bins; dividing by w recovers an estimate of
-                    p(q | x) itself, whose mean is the MSE-optimal colour and whose annealing
-                    then sharpens only where the network is confident.
+`Head.num_outputs` sizes the network, `Head.split` and `Head.loss_prediction` give the parts the
+loss terms read (`losses.generator_loss`) and `Head.predict` turns outputs into the colour target
+used for evaluation. The fields of config.classify, with their defaults and meaning, are in
+`presets.classify_settings`. `decode_unbiased` divides the class weights out of the predicted
+distribution before decoding: the rebalanced loss fits p(q | x) * w(q) (up to normalization),
+which favours rare, saturated bins; dividing by w recovers an estimate of p(q | x) itself, whose
+mean is the MSE-optimal colour and whose annealing then sharpens only where the network is
+confident.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 from absl import logging
 
 from colorize_jax.colour import ab_bins, colorspace
-from colorize_jax.objectives import losses
 
 
 @functools.lru_cache(maxsize=8)
@@ -83,7 +71,6 @@ class Head:
     temperature: float = 0.38
     decode_unbiased: bool = False
     chroma_gain: float = 1.0  # the prediction's chroma multiplied by it (a decode setting)
-    target_chroma_gain: float = 1.0  # the training targets' chroma multiplied by it (loss only)
 
     @property
     def centers(self) -> np.ndarray:
@@ -132,61 +119,16 @@ class Head:
             ab, self.centers, num_nearest=self.num_nearest, sigma=self.sigma
         )
         pixel_weights = jnp.asarray(self.class_weights)[nearest]
-        return losses.classify(logits, soft_targets, pixel_weights)
-
-    def loss(
-        self,
-        weights: Mapping[str, float],
-        outputs: jax.Array,
-        targets: jax.Array,
-        *,
-        inputs: jax.Array | None = None,
-        options: Mapping[str, Mapping[str, Any]] | None = None,
-    ) -> tuple[jax.Array, dict[str, jax.Array]]:
-        """(sum of weight * term, {name: unweighted term}) over the active terms, float32.
-
-        `targets` are the step's training targets as `colorspace.encode` gives them; their
-        chroma is first multiplied by `target_chroma_gain` (`config.data.target_chroma_gain`,
-        DDColor's x1.2; 1: untouched), so every term, the classify term's soft targets
-        included, fits the boosted colour. Evaluation never calls this: its targets stay true.
-        Every term of `losses.LOSS_TERMS` (the colour-space-aware `colorfulness` too) sees the
-        regressed channels, except `losses.INPUT_TERMS` (`perceptual`), which see the decoded
-        prediction (`loss_prediction`) with the model's `inputs`; `losses.CLASSIFICATION_TERMS`
-        see the logits. `options` are the terms' own settings (`losses.term_options`).
-        """
-        targets = colorspace.scale_chroma(targets, self.space, self.target_chroma_gain)
-        context = {"space": self.space, "inputs": inputs, "options": options}
-        if not self.classify and self.regression_activation == "linear":
-            # plain regression, as ever
-            return losses.weighted_sum(weights, outputs, targets, **context)
-        parts = self.split(outputs.astype(jnp.float32))
-        regression = {
-            name: w
-            for name, w in weights.items()
-            if w and name not in (*losses.CLASSIFICATION_TERMS, *losses.INPUT_TERMS)
-        }
-        total, terms = jnp.zeros((), jnp.float32), {}
-        if regression:
-            total, terms = losses.weighted_sum(regression, parts["regression"], targets, **context)
-        decoded = {name: w for name, w in weights.items() if w and name in losses.INPUT_TERMS}
-        if decoded:
-            decoded_total, decoded_terms = losses.weighted_sum(
-                decoded, self.loss_prediction(outputs.astype(jnp.float32)), targets, **context
-            )
-            total, terms = total + decoded_total, {**terms, **decoded_terms}
-        if weights.get("classify"):
-            terms["classify"] = self.classify_loss(parts["logits"], targets)
-            total = total + weights["classify"] * terms["classify"]
-        return total, terms
+        return rebalanced_cross_entropy(logits, soft_targets, pixel_weights)
 
     def predict(self, outputs: jax.Array) -> jax.Array:
         """The colour target (scaled as `colorspace.encode`'s targets) that `outputs` predict."""
         return scale_chroma(self._decode(outputs), self.space, self.chroma_gain)
 
     def loss_prediction(self, outputs: jax.Array) -> jax.Array:
-        """The decoded colour target the `losses.INPUT_TERMS` train: `predict`'s without the
-        evaluation's `chroma_gain`, and the annealed mean where the decode is "mode" (whose
-        argmax has no gradient)."""
+        """The decoded colour target the "decoded" and "adversarial" loss terms train:
+        `predict`'s without the evaluation's `chroma_gain`, and the annealed mean where the
+        decode is "mode" (whose argmax has no gradient)."""
         if self.classify and self.decode == "mode":
             return dataclasses.replace(self, decode="annealed_mean")._decode(outputs)
         return self._decode(outputs)
@@ -204,42 +146,43 @@ class Head:
         return ab / colorspace.LAB_AB_SCALE
 
 
+def rebalanced_cross_entropy(
+    logits: jax.Array, soft_targets: jax.Array, pixel_weights: jax.Array
+) -> jax.Array:
+    """Cross-entropy against soft class targets, each pixel's term scaled, averaged over pixels.
+
+    `logits` and `soft_targets` (..., Q), the targets summing to 1 over Q (`ab_bins.soft_encode`);
+    `pixel_weights` (...). No gradient flows into the targets.
+    """
+    cross_entropy = optax.losses.softmax_cross_entropy(
+        logits.astype(jnp.float32), jax.lax.stop_gradient(soft_targets)
+    )
+    return jnp.mean(pixel_weights * cross_entropy)
+
+
 # Kept here for the callers that know it by this name; defined beside the colour spaces.
 scale_chroma = colorspace.scale_chroma
 
 
-def create(config: Any) -> Head:
-    """The head of `config` (see the module docstring); raises ValueError on a bad combination."""
+def create(config: Any, active_kinds: set[str]) -> Head:
+    """The head of `config` (see the module docstring) for loss terms of `active_kinds`.
+
+    `config` is complete (`components.defaults.complete`): every field is present. Raises
+    ValueError on a bad combination.
+    """
     space = config.data.color_space
-    weights = dict(config.losses)
     channels = colorspace.target_channels(space)
     settings = config.get("classify")
-    chroma_gain = float(config.get("decode_chroma_gain", 1.0))
+    chroma_gain = float(config.decode_chroma_gain)
     if chroma_gain <= 0:
         raise ValueError(f"config.decode_chroma_gain must be positive, not {chroma_gain}")
-    target_gain = float(config.data.get("target_chroma_gain", 1.0))
-    if target_gain <= 0:
-        raise ValueError(f"config.data.target_chroma_gain must be positive, not {target_gain}")
-    gains = {"chroma_gain": chroma_gain, "target_chroma_gain": target_gain}
     if not settings:
-        if weights.get("classify"):
-            raise ValueError(
-                "loss term 'classify' needs config.classify (see configs/unet_lab_classify.py)"
-            )
-        return Head(space=space, regression_channels=channels, **gains)
-    classify = bool(weights.get("classify"))
-    decode = settings.get("decode", "annealed_mean")
-    # The INPUT_TERMS (perceptual) train the decoded prediction: by themselves they need no
-    # regressed channels beside the logits.
-    regress = (
-        not classify
-        or decode == "regression"
-        or any(
-            w
-            for name, w in weights.items()
-            if name not in (*losses.CLASSIFICATION_TERMS, *losses.INPUT_TERMS)
-        )
-    )
+        return Head(space=space, regression_channels=channels, chroma_gain=chroma_gain)
+    classify = "logits" in active_kinds
+    decode = settings.decode
+    # The decoded and adversarial terms train the decoded prediction: by themselves they need
+    # no regressed channels beside the logits.
+    regress = not classify or decode == "regression" or "colour" in active_kinds
     if config.model.get("output_activation", "linear") != "linear":
         raise ValueError(
             "a config with config.classify needs config.model.output_activation='linear' "
@@ -249,8 +192,6 @@ def create(config: Any) -> Head:
         raise ValueError(
             f"the classify loss predicts ab bins: it needs color_space 'lab', not {space!r}"
         )
-    if classify and config.get("discriminator"):
-        raise ValueError("the classify loss cannot be combined with adversarial training yet")
     if decode not in (*ab_bins.DECODE_METHODS, "regression"):
         raise ValueError(
             f"unknown config.classify.decode {decode!r}: use one of "
@@ -263,14 +204,14 @@ def create(config: Any) -> Head:
         regression_channels=channels if regress else 0,
         classify=classify,
         regression_activation="tanh",
-        grid_size=float(settings.get("grid_size", 10)),
-        num_nearest=int(settings.get("num_nearest", 5)),
-        sigma=float(settings.get("sigma", 5.0)),
-        prior_path=str(settings.get("prior_path", "") or ""),
-        prior_sigma=float(settings.get("prior_sigma", 5.0)),
-        rebalance_lambda=float(settings.get("rebalance_lambda", 0.5)),
+        grid_size=float(settings.grid_size),
+        num_nearest=int(settings.num_nearest),
+        sigma=float(settings.sigma),
+        prior_path=str(settings.prior_path or ""),
+        prior_sigma=float(settings.prior_sigma),
+        rebalance_lambda=float(settings.rebalance_lambda),
         decode=decode,
-        temperature=float(settings.get("temperature", 0.38)),
-        decode_unbiased=bool(settings.get("decode_unbiased", False)),
-        **gains,
+        temperature=float(settings.temperature),
+        decode_unbiased=bool(settings.decode_unbiased),
+        chroma_gain=chroma_gain,
     )

@@ -27,10 +27,8 @@ def prepare(
     RGB about its luma; clipped to [-1, 1]), as DDColor trains on ab x1.2; 1 leaves them
     untouched, bit for bit. Only training steps prepare targets here; evaluation encodes its own.
 
-    Where `config.data.target_chroma_gain` is applied: `gan.gan_train_step` passes it here
-    (its discriminator sees the boosted targets as real); `steps.train_step` leaves it at 1 and
-    its `heads.Head.loss` applies the head's `target_chroma_gain` instead. Apply it in one of
-    the two places only.
+    Every training scheme applies `config.data.target_chroma_gain` here: the loss terms fit,
+    and a discriminator takes as real, the boosted targets.
     """
     inputs, targets = colorspace.encode(batch["image"], space)
     targets = colorspace.scale_chroma(targets, space, target_chroma_gain)

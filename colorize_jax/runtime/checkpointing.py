@@ -5,6 +5,9 @@ iterator's state, one small JSON file per process). Saves are asynchronous; orba
 step to a temporary directory and renames it only when complete, so a run killed mid-save never
 sees a partial checkpoint as its latest. The manager keeps the latest checkpoint and the best one
 by a validation metric.
+
+When to save is orbax's decision too: every `save_interval_steps` steps and at a preemption sync
+point (`should_save`), and always when the caller forces it (an evaluation, the last step).
 """
 
 from __future__ import annotations
@@ -44,8 +47,15 @@ def create_manager(
     best_metric: str = "psnr",
     best_mode: str = "max",
     read_only: bool = False,
+    save_interval_steps: int = 1,
 ) -> ocp.CheckpointManager:
-    """A manager for `workdir/checkpoints` keeping the latest step and the best by `best_metric`."""
+    """A manager for `workdir/checkpoints` keeping the latest step and the best by `best_metric`.
+
+    Its `should_save(step)` is True every `save_interval_steps` steps and at the step all
+    processes agreed to stop at on a preemption notice (JAX's preemption service). This is
+    orbax's own save policy for `CheckpointManagerOptions.save_interval_steps` less its
+    `InitialSavePolicy`, which would also save the first step of every fresh run.
+    """
 
     def metric_of(metrics: dict[str, float]) -> float:
         return float(metrics[best_metric])
@@ -61,16 +71,33 @@ def create_manager(
             ),
         ]
     )
+    when = ocp.checkpoint_managers.AnySavePolicy(
+        [
+            ocp.checkpoint_managers.FixedIntervalPolicy(save_interval_steps),
+            ocp.checkpoint_managers.PreemptionCheckpointingPolicy(),
+        ]
+    )
     options = ocp.CheckpointManagerOptions(
         best_fn=metric_of,
         best_mode=best_mode,
         preservation_policy=keep,
+        save_decision_policy=when,
         enable_async_checkpointing=True,
         read_only=read_only,
         create=not read_only,
     )
     directory = absolute_path(workdir) / CHECKPOINT_DIR
     return ocp.CheckpointManager(directory, item_names=("state", "data"), options=options)
+
+
+def should_save(manager: ocp.CheckpointManager, step: int, *, force: bool = False) -> bool:
+    """Whether to checkpoint at `step`: always when `force`, else as `manager.should_save`.
+
+    `force` is for the steps saved whatever the interval: an evaluation step (its metrics pick
+    the best checkpoint), the last step and a preempted one. All processes must call this with
+    the same arguments at every step they might save, so that they save together.
+    """
+    return force or manager.should_save(step)
 
 
 def save(
@@ -80,7 +107,10 @@ def save(
     data_iterator: Any | None = None,
     metrics: dict[str, float] | None = None,
 ) -> bool:
-    """Starts an asynchronous save of `state` (and the data iterator position) at `step`."""
+    """Starts an asynchronous save of `state` (and the data iterator position) at `step`.
+
+    Saves whatever the interval: the caller has decided (with `should_save`).
+    """
     items = {"state": ocp.args.StandardSave(state)}
     if data_iterator is not None:
         items["data"] = grain.checkpoint.CheckpointSave(_FrozenIteratorState(data_iterator))

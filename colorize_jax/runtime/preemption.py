@@ -8,8 +8,12 @@ iterator position) at that step and returns, and the entry point exits with stat
   one process        a SIGTERM handler sets a flag; the answer is True from the next step on.
   several processes  JAX's preemption service (started by `jax.distributed.initialize`) catches
                      SIGTERM on any process and has all processes agree on one step at which
-                     to stop (`multihost_utils.reached_preemption_sync_point`), so that they
-                     all take part in the same checkpoint; every process must ask every step.
+                     to stop, so that they all take part in the same checkpoint; every process
+                     must ask every step. The answer is orbax's `multihost.reached_preemption`
+                     (JAX's sync point, logged), the one `CheckpointManager.should_save` uses.
+
+The SIGTERM handler stays ours: without the preemption service (one process) orbax's answer is
+always False, as JAX's sync point needs the distributed client.
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ import signal
 import threading
 
 import jax
+import orbax.checkpoint as ocp
 from absl import logging
-from jax.experimental import multihost_utils
 
 
 class PreemptionWatch:
@@ -54,5 +58,5 @@ class PreemptionWatch:
     def should_stop(self, step: int) -> bool:
         """Whether to checkpoint at `step` and stop (in agreement across processes)."""
         if self._synchronized:
-            return bool(multihost_utils.reached_preemption_sync_point(step))
+            return bool(ocp.multihost.reached_preemption(step))
         return self._received is not None

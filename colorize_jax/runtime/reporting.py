@@ -2,6 +2,12 @@
 
 Only the primary process (index 0) writes; the others get a Reporter that does nothing, so
 callers need no `if jax.process_index() == 0` of their own.
+
+Hand-written rather than clu's `metric_writers` and `periodic_actions`: in clu 0.0.12 importing
+either imports clu's TensorFlow summary writer, and this project installs no TensorFlow (TFDS
+reads prepared datasets without it, and tests check that nothing loads it); clu's other
+TensorBoard writer needs torch. Writing through tensorboardX directly, plus the metrics.jsonl
+that the tools read, costs fewer lines than an adapter around clu's writer interface would.
 """
 
 from __future__ import annotations
@@ -9,7 +15,6 @@ from __future__ import annotations
 import json
 import logging as pylogging
 import os
-import sys
 import time
 from collections.abc import Mapping
 
@@ -146,46 +151,3 @@ def _drop_rows_after(path: str, step: int) -> None:
     with open(path + ".tmp", "w") as f:
         f.writelines(kept)
     os.replace(path + ".tmp", path)
-
-
-class Progress:
-    """A one-line progress bar on stderr: `colorized 12/40 images (30%), 3.1 images/s, ETA 9s`.
-
-    Redrawn in place on a terminal; elsewhere (logs, pipes) a line per tenth of the work.
-    """
-
-    def __init__(self, total: int, verb: str, *, unit: str = "items", stream=None):
-        self.total, self.verb, self.unit = total, verb, unit
-        self.stream = stream if stream is not None else sys.stderr
-        self.done = 0
-        self.start = time.perf_counter()
-        self._interactive = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self._last_tenth = -1
-
-    def advance(self, count: int = 1) -> None:
-        """Marks `count` more items done and redraws."""
-        self.done += count
-        tenth = self.done * 10 // max(self.total, 1)
-        if self._interactive:
-            self.stream.write("\r" + self.line())
-        elif tenth != self._last_tenth or self.done == self.total:
-            self.stream.write(self.line() + "\n")
-        self._last_tenth = tenth
-        self.stream.flush()
-
-    def line(self) -> str:
-        """The progress text."""
-        elapsed = time.perf_counter() - self.start
-        rate = self.done / elapsed if elapsed > 0 else 0.0
-        percent = 100 * self.done // max(self.total, 1)
-        text = f"{self.verb} {self.done}/{self.total} {self.unit} ({percent}%), "
-        text += f"{rate:.2f} {self.unit}/s"
-        if 0 < self.done < self.total and rate > 0:
-            text += f", ETA {format_duration((self.total - self.done) / rate)}"
-        return text
-
-    def close(self) -> None:
-        """Ends the line on a terminal."""
-        if self._interactive:
-            self.stream.write("\n")
-            self.stream.flush()

@@ -31,12 +31,12 @@ import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
-from colorize_jax import data, models
-from colorize_jax.objectives import heads
+from colorize_jax import data
+from colorize_jax.components import builder
 from colorize_jax.runtime import cli, reporting, sharding
 from colorize_jax.runtime import cpu as cpu_runtime
 from colorize_jax.tools import peak_flops
-from colorize_jax.training import steps
+from colorize_jax.training import schemes
 
 FLAGS = flags.FLAGS
 
@@ -62,8 +62,8 @@ def define_flags() -> None:
 
 def compiled_train_step(config, mesh):
     """(compiled step, state, batch, compile seconds, FLOPs per step) on a synthetic batch."""
-    model = models.create_model(config.model, heads.create(config).num_outputs)
-    state = steps.create_train_state(config, model, jax.random.key(config.seed), mesh)
+    components = builder.build(config)
+    state = schemes.create_train_state(components, jax.random.key(config.seed), mesh)
     size = config.data.image_size
     rng = np.random.default_rng(0)
     local = sharding.process_batch_size(config.per_device_batch_size, mesh)
@@ -75,7 +75,7 @@ def compiled_train_step(config, mesh):
         mesh,
     )
     step_fn = jax.jit(
-        steps.make_step_fn(config),
+        schemes.make_step_fn(components),
         in_shardings=(sharding.replicated(mesh), sharding.batch_sharded(mesh)),
         out_shardings=(sharding.replicated(mesh), sharding.replicated(mesh)),
         donate_argnums=0,

@@ -61,7 +61,7 @@ def make_workdir(directory: str) -> str:
     config = unet_lab.get_config("cpu")
     config.data.source = "demo"
     config.num_train_steps = 1
-    config.warmup_steps = 1
+    config.optimizer.warmup_steps = 1
     config.eval_every_steps = 1
     config.per_device_batch_size = 2
     config.eval_per_device_batch_size = 2

@@ -1,7 +1,8 @@
 """Training loop: a jitted, data-parallel train step, periodic evaluation and checkpoints.
 
-`train_step` is a pure function of (state, batch); `train_and_evaluate` holds every side effect:
-the input pipeline, checkpoint restore and save, logging, evaluation.
+The config is read once, into `components.builder.Components`; the scheme's step
+(`schemes.make_step_fn`) is a pure function of (state, batch); `train_and_evaluate` holds every
+side effect: the input pipeline, checkpoint restore and save, logging, evaluation.
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ import numpy as np
 from absl import logging
 from etils import epath
 
-from colorize_jax import data, models
+from colorize_jax import data
+from colorize_jax.components import builder, defaults
 from colorize_jax.evaluation import evaluator as evaluation
-from colorize_jax.objectives import heads, losses
 from colorize_jax.runtime import checkpointing, preemption, sharding
 from colorize_jax.runtime.reporting import Reporter
-from colorize_jax.training import adversarial as gan
-from colorize_jax.training import run_config, steps
+from colorize_jax.training import run_config, schemes
 from colorize_jax.training.state import TrainState, count_params
 
 
@@ -42,11 +42,15 @@ def train_and_evaluate(
     Returns the last evaluation's metrics (also written to `workdir/eval/metrics.json`); empty
     when this invocation stopped early without evaluating.
     """
-    losses.validate(config.losses)
-    gan.validate_config(config)
-    head = heads.create(config)
+    config = defaults.complete(config)
+    components = builder.build(config)
+    schemes.get(components)  # an unknown scheme or a missing network fails before any I/O
     epath.Path(workdir).mkdir(parents=True, exist_ok=True)
-    manager = checkpointing.create_manager(workdir, best_metric=config.best_metric)
+    manager = checkpointing.create_manager(
+        workdir,
+        best_metric=config.best_metric,
+        save_interval_steps=config.checkpoint_every_steps,
+    )
     start_step = manager.latest_step() or 0
     if start_step:
         try:
@@ -61,8 +65,7 @@ def train_and_evaluate(
     run_config.save(config, workdir)
 
     mesh = sharding.create_mesh()
-    model = models.create_model(config.model, head.num_outputs)
-    state = steps.create_train_state(config, model, jax.random.key(config.seed), mesh)
+    state = schemes.create_train_state(components, jax.random.key(config.seed), mesh)
     logging.info(
         "model %s: %s parameters; %d devices over %d processes; global batch %d",
         config.model.name,
@@ -89,7 +92,7 @@ def train_and_evaluate(
         end_step = min(end_step, start_step + stop_after_steps)
 
     step_fn = jax.jit(
-        steps.make_step_fn(config),
+        schemes.make_step_fn(components),
         in_shardings=(sharding.replicated(mesh), sharding.batch_sharded(mesh)),
         out_shardings=(sharding.replicated(mesh), sharding.replicated(mesh)),
         donate_argnums=0,
@@ -100,14 +103,20 @@ def train_and_evaluate(
         enabled=jax.process_index() == 0,
         resume_step=start_step,
     )
-    num_params = {"num_params": count_params(state.generator.params)}
-    if "discriminator" in state.networks:
-        num_params["num_params_discriminator"] = count_params(
-            state.networks["discriminator"].params
-        )
+    num_params = {
+        "num_params" if name == "generator" else f"num_params_{name}": count_params(net.params)
+        for name, net in state.networks.items()
+    }
     reporter.scalars(start_step, num_params, "model/")
     run_eval = functools.partial(
-        _evaluate_and_report, eval_dataset, mesh, config, workdir, reporter
+        _evaluate_and_report,
+        eval_dataset,
+        mesh,
+        components.head,
+        workdir,
+        reporter,
+        evaluators=tuple(config.evaluators),
+        num_sheet_images=config.num_sheet_images,
     )
     examples_per_step = sharding.global_batch_size(config.per_device_batch_size, mesh)
     pending: list[dict[str, jax.Array]] = []
@@ -128,7 +137,7 @@ def train_and_evaluate(
                 do_eval = preempted_at is None and (
                     step % config.eval_every_steps == 0 or step == config.num_train_steps
                 )
-                do_save = do_eval or is_last or step % config.checkpoint_every_steps == 0
+                do_save = checkpointing.should_save(manager, step, force=do_eval or is_last)
                 if step % config.log_every_steps == 0 or do_save:
                     # Checked before every save, so a non-finite state never reaches a checkpoint.
                     summary, skipped = _summarize(pending, step)
@@ -167,9 +176,18 @@ def train_and_evaluate(
     return results
 
 
-def _evaluate_and_report(eval_dataset, mesh, config, workdir, reporter, state, step):
+def _evaluate_and_report(
+    eval_dataset, mesh, head, workdir, reporter, state, step, *, evaluators, num_sheet_images
+):
     results, sheet = evaluation.evaluate_and_write(
-        state.generator, eval_dataset, mesh, config, workdir, step=step
+        state.generator,
+        head,
+        eval_dataset,
+        mesh,
+        workdir,
+        step=step,
+        evaluators=evaluators,
+        num_sheet_images=num_sheet_images,
     )
     reporter.scalars(step, results, "eval/")
     if sheet is not None:
@@ -195,7 +213,7 @@ def _summarize(pending: list[dict[str, jax.Array]], step: int) -> tuple[dict[str
             raise FloatingPointError(
                 f"non-finite {' and '.join(bad)} at step {first + offset} (found by step "
                 f"{step}); stopped without saving, the last checkpoint is kept unchanged. "
-                "Lower config.learning_rate or set config.grad_clip_norm."
+                "Lower config.optimizer.learning_rate or set config.optimizer.grad_clip_norm."
             )
     skipped = int(sum(m["num_skipped"] for m in fetched))
     summary = {
@@ -220,5 +238,5 @@ def _check_finite_state(state: TrainState, step: int) -> None:
         raise FloatingPointError(
             f"non-finite values in the train state at step {step} (parameters, batch statistics "
             "or optimizer state); stopped without saving, the last checkpoint is kept unchanged. "
-            "Lower config.learning_rate or set config.grad_clip_norm."
+            "Lower config.optimizer.learning_rate or set config.optimizer.grad_clip_norm."
         )

@@ -19,8 +19,8 @@ import jax
 import ml_collections
 from etils import epath
 
+from colorize_jax.components import builder, defaults
 from colorize_jax.inference.restore import as_plain
-from colorize_jax.objectives import heads
 
 CONFIG_FILE = "config.json"
 OVERRIDE_FLAG = "--allow_config_change"
@@ -55,7 +55,12 @@ def load(workdir: str) -> dict[str, Any] | None:
 
 
 def structural_fields(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of a (plain) config that decide the train state's structure, by dotted name."""
+    """The fields of a (plain) config that decide the train state's structure, by dotted name.
+
+    The config is first completed (`defaults.complete`), so a config.json saved by an older
+    version compares by what it meant.
+    """
+    config = as_plain(defaults.complete(ml_collections.ConfigDict(dict(config))))
     fields: dict[str, Any] = {}
 
     def flatten(prefix: str, value: Any) -> None:
@@ -68,23 +73,24 @@ def structural_fields(config: Mapping[str, Any]) -> dict[str, Any]:
     flatten("model", config.get("model", {}))
     fields["data.color_space"] = config.get("data", {}).get("color_space")
     fields["network outputs (config.losses, config.classify)"] = _num_outputs(config)
-    fields["grad_clip_norm (on or off)"] = bool(config.get("grad_clip_norm"))
-    fields["encoder's own learning rate (encoder_lr_multiplier, freeze_encoder_steps)"] = bool(
-        config.get("encoder_lr_multiplier", 1.0) != 1.0 or config.get("freeze_encoder_steps", 0)
-    )
+    optimizer = config["optimizer"]
+    fields["optimizer.grad_clip_norm (on or off)"] = bool(optimizer["grad_clip_norm"])
+    fields[
+        "encoder's own learning rate (optimizer.encoder_lr_multiplier, .freeze_encoder_steps)"
+    ] = optimizer["encoder_lr_multiplier"] != 1.0 or bool(optimizer["freeze_encoder_steps"])
     discriminator = config.get("discriminator")
     fields["discriminator (present)"] = bool(discriminator)
     if discriminator:
         flatten("discriminator.model", discriminator.get("model", {}))
-        fields["discriminator.grad_clip_norm (on or off)"] = bool(
-            discriminator.get("grad_clip_norm")
+        fields["discriminator.optimizer.grad_clip_norm (on or off)"] = bool(
+            discriminator["optimizer"]["grad_clip_norm"]
         )
     return fields
 
 
 def _num_outputs(config: Mapping[str, Any]) -> int | None:
     try:
-        return heads.create(ml_collections.ConfigDict(dict(config))).num_outputs
+        return builder.build_head(ml_collections.ConfigDict(dict(config))).num_outputs
     except (ValueError, KeyError, AttributeError, TypeError):
         return None
 

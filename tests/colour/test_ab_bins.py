@@ -8,7 +8,7 @@ import pytest
 from skimage import color
 
 from colorize_jax.colour import ab_bins
-from colorize_jax.objectives import losses
+from colorize_jax.objectives import heads
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,9 @@ def test_classify_loss_against_numpy_cross_entropy(centers):
     ab = rng.uniform(-60, 60, (2, 3, 3, 2)).astype(np.float32)
     class_weights = rng.uniform(0.5, 2.0, q).astype(np.float32)
     targets, nearest = ab_bins.soft_encode(jnp.asarray(ab), centers)
-    got = losses.classify(jnp.asarray(logits), targets, jnp.asarray(class_weights)[nearest])
+    got = heads.rebalanced_cross_entropy(
+        jnp.asarray(logits), targets, jnp.asarray(class_weights)[nearest]
+    )
     # NumPy: a dense soft target over all Q bins, log-softmax, weight of the nearest bin.
     flat_ab, flat_logits = ab.reshape(-1, 2).astype(np.float64), logits.reshape(-1, q)
     total = 0.0

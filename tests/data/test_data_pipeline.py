@@ -17,7 +17,7 @@ import skimage.data
 import skimage.transform
 from PIL import Image
 
-from colorize_jax import data
+from colorize_jax import data, presets
 from colorize_jax.colour import colorfulness as colorfulness_lib
 from colorize_jax.data import pipeline, sources, unreadable
 from colorize_jax.data.shuffle import EpochShuffleMapDataset
@@ -58,7 +58,9 @@ def folder(tmp_path_factory):
 
 
 def _config(source, **data_fields):
-    fields = {"source": source, "image_size": 8, "num_threads": 2, **data_fields}
+    """A minimal config: the data fields given, decoding in this process unless told."""
+    fields = {"source": source, "image_size": 8, "num_threads": 2, "num_workers": 0}
+    fields.update(data_fields)
     return ml_collections.ConfigDict({"seed": 0, "per_device_batch_size": 3, "data": fields})
 
 
@@ -274,13 +276,16 @@ def test_configuration_errors(folder, tmp_path):
 
 def test_settings_defaults_and_shuffle_seed():
     config = _config("demo")
+    del config.data["num_workers"]
     settings = data.DataSettings.from_config(config)
     assert (settings.train_split, settings.eval_split, settings.min_crop_scale) == (
         "train",
         "validation",
         0.35,
     )
-    assert settings.seed == 0 and settings.num_workers == 0 and settings.flip
+    # Absent fields take the presets' defaults, the one place they live.
+    assert settings.num_workers == presets.base_config().data.num_workers == 8
+    assert settings.seed == 0 and settings.flip
     config.data.shuffle_seed = 7
     assert data.DataSettings.from_config(config).seed == 7
 

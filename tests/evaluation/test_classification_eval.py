@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -13,12 +14,13 @@ import numpy as np
 import pytest
 from skimage import color
 
-from colorize_jax import data, models
+from colorize_jax import data
 from colorize_jax.colour import ab_bins
+from colorize_jax.components import builder
 from colorize_jax.evaluation import evaluator as evaluation
+from colorize_jax.inference import restore
 from colorize_jax.objectives import heads
 from colorize_jax.runtime import sharding
-from colorize_jax.training import steps
 from colorize_jax.training.state import NetworkState
 from tests.tiny_training import REPO, tiny_config
 
@@ -36,7 +38,8 @@ def _predictor(fn) -> NetworkState:
 def test_decoded_logits_colorize_like_the_same_regressed_colour():
     config = tiny_config("unet_lab_classify")
     config.classify.decode = "mode"
-    head = heads.create(config)
+    head = builder.build_head(config)
+    assert head.classify and head.space == "lab"
     target = int(np.flatnonzero(np.all(head.centers == [20.0, -10.0], axis=-1))[0])
     one_hot = jax.nn.one_hot(target, head.num_classes) * 10.0
     classifier = _predictor(lambda x: jnp.broadcast_to(one_hot, x.shape[:-1] + one_hot.shape))
@@ -44,8 +47,9 @@ def test_decoded_logits_colorize_like_the_same_regressed_colour():
         lambda x: jnp.broadcast_to(jnp.asarray([20.0, -10.0]) / 110.0, x.shape[:-1] + (2,))
     )
     images = _images()
-    _, by_class = evaluation.colorize_batch(classifier, images, space="lab", head=head)
-    _, by_value = evaluation.colorize_batch(regressor, images, space="lab")
+    _, by_class = evaluation.colorize_batch(classifier, head, images)
+    plain = heads.Head(space="lab", regression_channels=2)  # outputs are the target
+    _, by_value = evaluation.colorize_batch(regressor, plain, images)
     np.testing.assert_array_equal(by_class, by_value)
     # Independent path: scikit-image puts (20, -10) on the true lightness.
     lab = color.rgb2lab(np.asarray(images))
@@ -54,22 +58,21 @@ def test_decoded_logits_colorize_like_the_same_regressed_colour():
     assert np.abs(np.asarray(by_class, np.int32) - expected).max() <= 1
     # With a peaked distribution the annealed mean lands on the same colour.
     config.classify.decode = "annealed_mean"
-    _, annealed = evaluation.colorize_batch(
-        classifier, images, space="lab", head=heads.create(config)
-    )
+    _, annealed = evaluation.colorize_batch(classifier, builder.build_head(config), images)
     assert np.abs(np.asarray(annealed, np.int32) - np.asarray(by_class, np.int32)).max() <= 1
 
 
 def test_evaluating_a_tiny_classification_model():
     config = tiny_config("unet_lab_classify")
-    head = heads.create(config)
-    model = models.create_model(config.model, head.num_outputs)
+    model, head = builder.build_generator(config)
+    variables = jax.jit(functools.partial(builder.init_variables, model, 1, 32))(jax.random.key(0))
+    generator = restore.Generator(**variables, model=model, head=head)
     mesh = sharding.create_mesh()
-    state = steps.create_train_state(config, model, jax.random.key(0), mesh)
     dataset = data.create_eval_dataset(config, batch_size=4)
     results, sheet = evaluation.evaluate(
-        state.generator, dataset, mesh, space="lab", num_sheet_images=2, head=head
+        generator, generator.head, dataset, mesh, num_sheet_images=2
     )
+    assert set(results) == {*evaluation.METRIC_KEYS, "num_images", "num_skipped"}
     assert results["num_images"] == 9
     assert all(np.isfinite(v) for v in results.values())
     assert sheet.shape == (2 * 34 + 2, 3 * 34 + 2, 3)
@@ -105,7 +108,7 @@ def test_prior_command_counts_the_demo_photos(tmp_path):
     assert np.abs(saved["counts"] - expected).sum() <= 0.002 * expected.sum()  # float32 ties
     # Training reads it back as class weights with E_p̃[w] = 1.
     config.classify.prior_path = str(output)
-    weights = heads.create(config).class_weights
+    weights = builder.build_head(config).class_weights
     smoothed = ab_bins.smoothed_prior(saved["distribution"], centers)
     assert np.sum(smoothed * weights) == pytest.approx(1.0, rel=1e-5)
     assert weights.max() > 1.5 * weights.min()

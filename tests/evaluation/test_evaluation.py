@@ -8,9 +8,12 @@ from skimage import color, metrics
 
 from colorize_jax import data
 from colorize_jax.evaluation import evaluator as evaluation
+from colorize_jax.objectives import heads
 from colorize_jax.runtime import sharding
 from colorize_jax.training.state import NetworkState
 from tests.tiny_training import tiny_config
+
+LAB_HEAD = heads.Head(space="lab", regression_channels=2)  # outputs are the ab target
 
 
 def _predictor(fn) -> NetworkState:
@@ -41,9 +44,8 @@ def test_no_colour_prediction_matches_scikit_image(eval_dataset):
 
     mesh = sharding.create_mesh()
     zero_ab = _predictor(lambda x: jnp.zeros(x.shape[:-1] + (2,)))
-    results, sheet = evaluation.evaluate(
-        zero_ab, eval_dataset, mesh, space="lab", num_sheet_images=3
-    )
+    results, sheet = evaluation.evaluate(zero_ab, LAB_HEAD, eval_dataset, mesh, num_sheet_images=3)
+    assert set(results) == {*evaluation.METRIC_KEYS, "num_images", "num_skipped"}
     truth = _truth_images(eval_dataset)
     assert results["num_images"] == len(truth) == 9
     # Independent path: skimage LAB, ab set to zero, back to 8-bit RGB, skimage metrics.
@@ -74,7 +76,7 @@ def test_constant_colour_prediction_matches_a_hand_computed_auc(eval_dataset):
     mesh = sharding.create_mesh()
     ab = np.array([20.0, -10.0])
     tinted = _predictor(lambda x: jnp.broadcast_to(jnp.asarray(ab / 110.0), x.shape[:-1] + (2,)))
-    results, _ = evaluation.evaluate(tinted, eval_dataset, mesh, space="lab", num_sheet_images=0)
+    results, _ = evaluation.evaluate(tinted, LAB_HEAD, eval_dataset, mesh, num_sheet_images=0)
     truth = _truth_images(eval_dataset)
     lab = color.rgb2lab(truth)
     lab[..., 1:] = ab
@@ -100,9 +102,15 @@ def test_pretrained_metrics_accumulate_over_masked_batches(eval_dataset):
     mesh = sharding.create_mesh()
     zero_ab = _predictor(lambda x: jnp.zeros(x.shape[:-1] + (2,)))
     results, _ = evaluation.evaluate(
-        zero_ab, eval_dataset, mesh, space="lab", num_sheet_images=0, perceptual_metrics=True
+        zero_ab,
+        LAB_HEAD,
+        eval_dataset,
+        mesh,
+        evaluators=("pixel", "pretrained"),
+        num_sheet_images=0,
     )
-    assert set(evaluation.PERCEPTUAL_METRIC_KEYS) <= set(results)
+    keys = {*evaluation.METRIC_KEYS, *evaluation.PERCEPTUAL_METRIC_KEYS}
+    assert set(results) == {*keys, "num_images", "num_skipped"}
     # Independent path: every image at once, unpadded; the Gaussians by NumPy.
     truth = _truth_images(eval_dataset)
     gray = np.asarray(pretrained_metrics.gray_version(jnp.asarray(truth)))

@@ -264,6 +264,7 @@ def test_image_metrics_agree_with_individual_metrics(pair):
         "acc_de2.3",
         "acc_de10",
     }
+    assert set(result) == set(metrics.KEYS) and len(metrics.KEYS) == 9  # the "pixel" keys
     for value in result.values():
         assert value.shape == (len(pred),) and value.dtype == jnp.float32
         assert np.isfinite(np.asarray(value)).all()

@@ -1,4 +1,4 @@
-"""Tests of inference/export.py and inference/onnx_colorizer.py: deployable models, verified.
+"""Tests of inference/export*.py and inference/onnx_colorizer.py: deployable models, verified.
 
 Every model family is exported to ONNX and StableHLO from a tiny workdir (the trained U-Net of
 conftest's `workdir`; the others randomly initialized, with batch statistics moved off their
@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from colorize_jax import colorize
-from colorize_jax.inference import export, onnx_colorizer
+from colorize_jax.inference import export, export_forward, onnx_colorizer
 from tests.tiny_training import REPO, tiny_config
 
 pytest.importorskip("jax2onnx")
@@ -62,15 +62,15 @@ FAMILIES = {
 
 def random_workdir(directory, config) -> str:
     """A workdir of `config` with one checkpoint of randomly initialized weights (step 1)."""
-    from colorize_jax import models
-    from colorize_jax.objectives import heads
+    from colorize_jax.components import builder
     from colorize_jax.runtime import checkpointing, sharding
-    from colorize_jax.training import run_config, steps
+    from colorize_jax.training import run_config, schemes
 
     os.makedirs(directory, exist_ok=True)
     run_config.save(config, str(directory))
-    model = models.create_model(config.model, heads.create(config).num_outputs)
-    state = steps.create_train_state(config, model, jax.random.key(0), sharding.create_mesh())
+    components = builder.build(config)
+    model = components.generator.model
+    state = schemes.create_train_state(components, jax.random.key(0), sharding.create_mesh())
     generator = state.generator
 
     @jax.jit
@@ -131,7 +131,7 @@ def jax_predictions(family_workdirs):
     def get(family):
         if family not in cache:
             colorizer = colorize.Colorizer(family_workdirs[family])
-            reference, s = jax.jit(export.predict_function(colorizer)), colorizer.stride
+            reference, s = jax.jit(export_forward.predict_function(colorizer)), colorizer.stride
             cases = []
             for batch, height, width in SHAPES:
                 inputs = lightness((batch, height * s, width * s), seed=batch)
@@ -149,7 +149,7 @@ def test_every_family_matches_jax_at_symbolic_batch_and_size(
 ):
     sidecar, path = exported[family, model_format]
     colorizer, cases = jax_predictions(family)
-    predict = export.load_predict(path, model_format)
+    predict = export_forward.load_predict(path, model_format)
     for inputs, expected in cases:  # two batch sizes, heights and widths
         got = predict(inputs)
         assert got.shape == expected.shape == (*inputs.shape[:3], 2)
@@ -192,7 +192,7 @@ def test_the_decode_is_in_the_artifact(family_workdirs, exported):
     network = colorizer.network
     logits = network.apply_fn(network.variables, inputs, train=False)
     assert logits.shape[-1] == colorizer.head.num_classes > 2
-    ab = export.load_predict(path, "onnx")(inputs)
+    ab = export_forward.load_predict(path, "onnx")(inputs)
     np.testing.assert_allclose(ab, np.asarray(colorizer.head.predict(logits)), atol=2e-5)
     plain = colorize.Colorizer(family_workdirs["classify"], overrides={"decode_chroma_gain": 1.0})
     ratio = ab / np.asarray(plain.head.predict(logits))
@@ -348,3 +348,12 @@ def test_target_ab_is_the_same_in_numpy_and_jax(space):
     in_jax = colorize.target_ab(jax.numpy.asarray(inputs), jax.numpy.asarray(targets), space)
     assert isinstance(in_numpy, np.ndarray) and in_numpy.shape == (2, 6, 7, 2)
     np.testing.assert_allclose(in_numpy, np.asarray(in_jax), atol=2e-3)
+
+
+def test_parity_fails_beyond_either_tolerance():
+    from colorize_jax.inference import export_parity
+
+    ok = {"target_max_abs": export_parity.TARGET_TOLERANCE, "rgb8_mean_abs": 0.0}
+    off_target = {**ok, "target_max_abs": 2 * export_parity.TARGET_TOLERANCE}
+    off_rgb = {**ok, "rgb8_mean_abs": 2 * export_parity.RGB_TOLERANCE}
+    assert export_parity.failed_checks([ok, off_target, off_rgb]) == [off_target, off_rgb]

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from colorize_jax import models, presets
+from colorize_jax.components import builder, defaults
 from colorize_jax.models.patchgan import PatchGAN, receptive_field
 from colorize_jax.runtime import sharding
-from colorize_jax.training import adversarial as gan
-from colorize_jax.training import steps
+from colorize_jax.training import schemes
 from colorize_jax.training.state import count_params
 from configs import pix2pix_lab
 from tests.tiny_training import tiny_config
@@ -122,9 +122,10 @@ def test_spectral_norm_estimates_the_largest_singular_value():
 @pytest.mark.parametrize("preset", presets.PRESETS)
 def test_pix2pix_discriminator_builds_with_every_preset(preset):
     config = pix2pix_lab.get_config(preset)
-    model = gan.create_discriminator(config)
+    discriminator = builder.build(config).networks["discriminator"]
     size = config.data.image_size
-    variables, shape = _shapes(model, size, gan.discriminator_channels(config.data.color_space))
+    assert discriminator.input_channels == 3  # L + ab
+    variables, shape = _shapes(discriminator.model, size, discriminator.input_channels)
     assert shape[-1] == 1 and shape[1] >= 2
     assert count_params(variables["params"]) > 10_000
     if preset in ("cpu", "demo"):
@@ -133,20 +134,23 @@ def test_pix2pix_discriminator_builds_with_every_preset(preset):
     else:
         assert config.discriminator.model.num_layers == 3
         assert config.discriminator.model.dtype == "bfloat16"
-    assert config.learning_rate == config.discriminator.learning_rate == 2e-4
-    assert config.adam_b1 == config.discriminator.adam_b1 == 0.5
+    config = defaults.complete(config)
+    assert config.optimizer.learning_rate == config.discriminator.optimizer.learning_rate == 2e-4
+    assert config.optimizer.adam_b1 == config.discriminator.optimizer.adam_b1 == 0.5
 
 
 def test_spectral_norm_state_advances_in_the_discriminator_update_only():
     overrides = {"discriminator.model.spectral_norm": True, "discriminator.model.norm": "none"}
     config = tiny_config("pix2pix_lab", **overrides)
-    generator = models.create_model(config.model, 2)
-    state = steps.create_train_state(config, generator, jax.random.key(0), sharding.create_mesh())
+    components = builder.build(config)
+    state = schemes.create_train_state(components, jax.random.key(0), sharding.create_mesh())
     batch = {
         "image": jnp.asarray(np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), np.uint8)),
         "num_skipped": jnp.zeros((4,), jnp.int32),
     }
-    step = models.compile_init(steps.make_step_fn(config), state, batch)  # unoptimized: faster
+    step = models.compile_init(
+        schemes.make_step_fn(components), state, batch
+    )  # unoptimized: faster
     new_state, metrics = step(state, batch)
     assert np.isfinite(float(metrics["loss_discriminator"]))
     before = state.networks["discriminator"]

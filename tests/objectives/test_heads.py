@@ -9,12 +9,17 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from colorize_jax import models
 from colorize_jax.colour import ab_bins
-from colorize_jax.objectives import heads
+from colorize_jax.components import builder, defaults
+from colorize_jax.objectives import heads, step_inputs, terms
 from colorize_jax.runtime import sharding
-from colorize_jax.training import optimizer, steps
+from colorize_jax.training import plain, schemes
 from tests.tiny_training import tiny_config
+
+
+def _head(config):
+    """The head `config` builds (as training and inference do)."""
+    return builder.build_generator(config)[1]
 
 
 def _batch(seed=0):
@@ -28,9 +33,9 @@ def _batch(seed=0):
 
 def test_head_layout_follows_the_active_terms():
     config = tiny_config("unet_lab_classify")
-    assert heads.create(config).num_outputs == 262  # logits only
+    assert _head(config).num_outputs == 262  # logits only
     config.losses.l1 = 1.0
-    head = heads.create(config)
+    head = _head(config)
     assert head.num_outputs == 264 and head.regression_channels == 2
     outputs = jnp.asarray(np.random.default_rng(0).normal(0, 3, (1, 2, 2, 264)), jnp.float32)
     parts = head.split(outputs)
@@ -43,33 +48,87 @@ def test_head_layout_follows_the_active_terms():
         rtol=1e-6,
     )
     config.classify.decode = "regression"
-    np.testing.assert_array_equal(heads.create(config).predict(outputs), parts["regression"])
+    np.testing.assert_array_equal(_head(config).predict(outputs), parts["regression"])
     # The regression baseline keeps its own layout and output activation.
     base = tiny_config()
-    assert heads.create(base).num_outputs == 2
+    assert _head(base) == heads.Head(space="lab", regression_channels=2)
+    assert _head(base).num_outputs == 2
     base.losses.classify = 1.0
     with pytest.raises(ValueError, match="needs config.classify"):
-        heads.create(base)
+        _head(base)
     config.model.output_activation = "tanh"
     with pytest.raises(ValueError, match="output_activation='linear'"):
-        heads.create(config)
+        _head(config)
 
 
-def test_regression_step_with_its_head_is_bit_identical_to_the_plain_step():
-    config = tiny_config(warmup_steps=0)
-    model = models.create_model(config.model, heads.create(config).num_outputs)
-    state = steps.create_train_state(config, model, jax.random.key(0), sharding.create_mesh())
-    kwargs = {
-        "space": "lab",
-        "loss_weights": {"l1": 0.5, "mse": 1.0},
-        "learning_rate_fn": optimizer.create_learning_rate_fn(config),
-        "seed": 0,
+def test_the_head_takes_its_channels_from_the_kinds_of_the_active_terms():
+    config = defaults.complete(tiny_config("unet_lab_classify"))
+    layouts = {
+        frozenset(kinds): heads.create(config, set(kinds))
+        for kinds in (
+            {"logits"},
+            {"logits", "decoded"},
+            {"logits", "adversarial"},
+            {"logits", "colour"},
+            {"colour"},
+        )
     }
-    plain = jax.jit(functools.partial(steps.train_step, **kwargs))(state, _batch())
-    headed = jax.jit(functools.partial(steps.train_step, **kwargs, head=heads.create(config)))(
+    # Logits with decoded or adversarial terms train the decoded colour: no regressed channels.
+    for kinds in ({"logits"}, {"logits", "decoded"}, {"logits", "adversarial"}):
+        head = layouts[frozenset(kinds)]
+        assert (head.regression_channels, head.num_classes, head.decode) == (
+            0,
+            262,
+            "annealed_mean",
+        )
+    head = layouts[frozenset({"logits", "colour"})]
+    assert (head.regression_channels, head.num_outputs, head.decode) == (2, 264, "annealed_mean")
+    # No logits term: a tanh regression of the two channels, decoded as such.
+    head = layouts[frozenset({"colour"})]
+    assert (head.classify, head.num_outputs, head.decode) == (False, 2, "regression")
+    assert head.regression_activation == "tanh"
+    config.decode_chroma_gain = 0.0
+    with pytest.raises(ValueError, match="decode_chroma_gain must be positive, not 0.0"):
+        heads.create(config, {"logits"})
+
+
+def test_the_regression_step_is_bit_identical_to_the_weighted_terms_of_the_raw_outputs():
+    """A plain regression head reads the network's outputs as they are: the plain step is
+    exactly one optimizer step on 0.5 * L1 + MSE of the raw outputs, written out by hand."""
+    config = tiny_config(warmup_steps=0)
+    config.losses.update({"l1": 0.5, "mse": 1.0})
+    components = builder.build(config)
+    assert components.head == heads.Head(space="lab", regression_channels=2)
+    state = schemes.create_train_state(components, jax.random.key(0), sharding.create_mesh())
+
+    def by_hand(state, batch):
+        generator = state.generator
+        _, inputs, targets, dropout_rng = step_inputs.prepare(
+            batch, state.step, space="lab", seed=0, input_noise_std=0.0
+        )
+
+        def loss_fn(params):
+            outputs, updates = generator.apply_fn(
+                {**generator.variables, "params": params},
+                inputs,
+                train=True,
+                mutable=["batch_stats"],
+                rngs={"dropout": dropout_rng},
+            )
+            outputs = outputs.astype(jnp.float32)
+            total = 0.5 * terms.l1(outputs, targets) + 1.0 * terms.mse(outputs, targets)
+            return total, updates.get("batch_stats", {})
+
+        (total, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(generator.params)
+        new = generator.apply_gradients(grads, batch_stats=batch_stats)
+        return state.replace_network("generator", new).replace(step=state.step + 1), total
+
+    stepped, metrics = jax.jit(functools.partial(plain.train_step, components=components))(
         state, _batch()
     )
-    leaves = jax.tree_util.tree_leaves(plain), jax.tree_util.tree_leaves(headed)
+    hand, total = jax.jit(by_hand)(state, _batch())
+    np.testing.assert_array_equal(metrics["loss"], total)
+    leaves = jax.tree_util.tree_leaves(stepped), jax.tree_util.tree_leaves(hand)
     assert len(leaves[0]) == len(leaves[1]) > 10
     for a, b in zip(*leaves, strict=True):
         np.testing.assert_array_equal(a, b)
@@ -80,10 +139,10 @@ def test_classify_and_l1_training_decreases_the_loss():
         "unet_lab_classify", warmup_steps=0, learning_rate=3e-3, num_train_steps=1000
     )
     config.losses.l1 = 1.0
-    head = heads.create(config)
-    model = models.create_model(config.model, head.num_outputs)
-    state = steps.create_train_state(config, model, jax.random.key(0), sharding.create_mesh())
-    step = jax.jit(steps.make_step_fn(config))
+    components = builder.build(config)
+    assert components.head.num_outputs == 264
+    state = schemes.create_train_state(components, jax.random.key(0), sharding.create_mesh())
+    step = jax.jit(schemes.make_step_fn(components))
     # Four flat colours of different lightness: the colour follows from the lightness.
     colours = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0]], np.uint8)
     batch = {
@@ -125,7 +184,7 @@ def test_unbiased_decoding_divides_the_class_weights_out(tmp_path):
     config.classify.prior_path = str(prior)
     config.classify.decode = "mean"
     config.classify.decode_unbiased = True
-    head = heads.create(config)
+    head = _head(config)
     logits = np.random.default_rng(5).normal(0, 2, (3, len(centers))).astype(np.float32)
     # NumPy: the softmax divided by the class weights, renormalized; its expectation over bins.
     weights = head.class_weights
@@ -134,7 +193,7 @@ def test_unbiased_decoding_divides_the_class_weights_out(tmp_path):
     np.testing.assert_allclose(head.predict(jnp.asarray(logits)), expected, rtol=1e-4, atol=1e-5)
     assert np.ptp(weights) > 1.0  # a non-uniform prior: the correction does something
     config.classify.decode_unbiased = False
-    assert np.abs(heads.create(config).predict(jnp.asarray(logits)) - expected).max() > 1e-3
+    assert np.abs(_head(config).predict(jnp.asarray(logits)) - expected).max() > 1e-3
 
 
 def test_decode_chroma_gain_scales_chroma_and_keeps_luma():

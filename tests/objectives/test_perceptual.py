@@ -5,13 +5,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from colorize_jax import models
-from colorize_jax.colour import colorspace
+from colorize_jax.colour import ab_bins, colorspace
+from colorize_jax.components import builder
 from colorize_jax.models import lpips, vgg
-from colorize_jax.objectives import heads, losses
+from colorize_jax.objectives import losses, terms
 from colorize_jax.runtime import sharding
-from colorize_jax.training import adversarial as gan
-from colorize_jax.training import steps
+from colorize_jax.training import schemes
 from tests.tiny_training import tiny_config
 
 
@@ -32,7 +31,7 @@ def _batch(seed=0):
 @jax.jit
 def _terms(predictions, targets, inputs):
     return {
-        (space, network): losses.perceptual(
+        (space, network): terms.perceptual(
             predictions[space], targets[space], inputs=inputs[space], space=space, **settings
         )
         for space in colorspace.SPACES
@@ -82,11 +81,15 @@ def _perceptual_config(experiment="unet_lab", **settings):
     return config
 
 
+def _train_state(components):
+    return schemes.create_train_state(components, jax.random.key(0), sharding.create_mesh())
+
+
 def test_train_step_trains_the_generator_on_the_term_and_holds_no_feature_network():
     config = _perceptual_config()
-    model = models.create_model(config.model, heads.create(config).num_outputs)
-    state = steps.create_train_state(config, model, jax.random.key(0), sharding.create_mesh())
-    new_state, metrics = jax.jit(steps.make_step_fn(config))(state, _batch())
+    components = builder.build(config)
+    state = _train_state(components)
+    new_state, metrics = jax.jit(schemes.make_step_fn(components))(state, _batch())
     assert {"loss_l1", "loss_perceptual"} <= set(metrics)
     np.testing.assert_allclose(
         metrics["loss"], metrics["loss_l1"] + 0.5 * metrics["loss_perceptual"], rtol=1e-6
@@ -101,57 +104,78 @@ def test_train_step_trains_the_generator_on_the_term_and_holds_no_feature_networ
     assert all(jax.tree_util.tree_leaves(moved))
     # The perceptual term alone gives the generator a gradient too.
     config.losses.l1 = 0.0
-    _, alone = jax.jit(steps.make_step_fn(config))(state, _batch())
+    _, alone = jax.jit(schemes.make_step_fn(builder.build(config)))(state, _batch())
     assert float(alone["grad_norm"]) > 0 and set(alone) >= {"loss_perceptual"}
+    assert "loss_l1" not in alone
 
 
 def test_the_classification_head_trains_its_decoded_colour():
     config = _perceptual_config("unet_lab_classify")  # classify + perceptual, no L1
-    head = heads.create(config)
+    components = builder.build(config)
+    objective, head = components.objective, components.head
     assert head.regression_channels == 0 and head.num_classes > 0  # no channels added for it
+    assert objective.weights == {"classify": 1.0, "perceptual": 0.5}
     inputs, targets = colorspace.encode(_images(2), "lab")
     logits = jnp.asarray(np.random.default_rng(3).normal(size=(4, 32, 32, head.num_outputs)))
-    options = losses.term_options(config)
+    settings = objective.settings["perceptual"]
+    assert settings["network"] == "alexnet" and settings["layers"] == (1, 2)
 
     def total(outputs):
-        return head.loss(dict(config.losses), outputs, targets, inputs=inputs, options=options)
+        return losses.generator_loss(objective, head, outputs, targets, inputs=inputs)
 
-    (value, terms), grad = jax.jit(jax.value_and_grad(total, has_aux=True))(logits)
-    expected = losses.perceptual(
-        head.predict(logits), targets, inputs=inputs, space="lab", **options["perceptual"]
+    (value, values), grad = jax.jit(jax.value_and_grad(total, has_aux=True))(logits)
+    annealed = ab_bins.annealed_mean(logits, head.centers, 0.38) / 110.0
+    np.testing.assert_allclose(head.predict(logits), annealed, rtol=1e-6)  # what is evaluated
+    expected = terms.perceptual(
+        annealed,
+        targets,
+        inputs=inputs,
+        space="lab",
+        **settings,
     )
-    np.testing.assert_allclose(terms["perceptual"], expected, rtol=1e-5)
-    np.testing.assert_allclose(value, terms["classify"] + 0.5 * terms["perceptual"], rtol=1e-5)
+    np.testing.assert_allclose(values["perceptual"], expected, rtol=1e-5)
+    np.testing.assert_allclose(value, values["classify"] + 0.5 * values["perceptual"], rtol=1e-5)
     assert float(jnp.abs(grad).max()) > 0
     # "mode" has no gradient: the term trains the annealed mean there.
     config.classify.decode = "mode"
-    mode_head = heads.create(config)
+    mode_head = builder.build_generator(config)[1]
+    assert mode_head.decode == "mode"
     np.testing.assert_allclose(mode_head.loss_prediction(logits), head.predict(logits))
+    (_, mode_values), mode_grad = jax.jit(
+        jax.value_and_grad(
+            lambda o: losses.generator_loss(objective, mode_head, o, targets, inputs=inputs),
+            has_aux=True,
+        )
+    )(logits)
+    np.testing.assert_allclose(mode_values["perceptual"], expected, rtol=1e-5)
+    assert float(jnp.abs(mode_grad).max()) > 0
 
 
-def test_the_gan_step_passes_the_inputs_to_the_term():
+def test_the_adversarial_step_passes_the_inputs_to_the_term():
     config = _perceptual_config("pix2pix_lab")
-    gan.validate_config(config)
-    model = models.create_model(config.model, heads.create(config).num_outputs)
-    state = steps.create_train_state(config, model, jax.random.key(0), sharding.create_mesh())
-    _, metrics = jax.jit(steps.make_step_fn(config))(state, _batch())
+    components = builder.build(config)
+    assert schemes.get(components).__name__ == "colorize_jax.training.adversarial"
+    _, metrics = jax.jit(schemes.make_step_fn(components))(_train_state(components), _batch())
     assert float(metrics["loss_perceptual"]) > 0 and np.isfinite(float(metrics["loss"]))
+    assert {"loss_l1", "loss_gan_vanilla", "loss_discriminator"} <= set(metrics)
 
 
 def test_settings_are_checked_and_inputs_required():
     config = _perceptual_config()
-    assert losses.term_options(config)["perceptual"]["layers"] == (1, 2)
+    assert builder.build(config).objective.settings["perceptual"]["layers"] == (1, 2)
     config.perceptual.network = "resnet"
     with pytest.raises(ValueError, match="unknown feature network 'resnet'"):
-        losses.term_options(config)
+        builder.build(config)
     config.perceptual = {"network": "vgg16", "depth": 3}
     with pytest.raises(ValueError, match="does not take: depth"):
-        losses.term_options(config)
+        builder.build(config)
     config.losses.perceptual = 0.0
-    assert losses.term_options(config) == {}  # off: its settings are not read
+    assert builder.build(config).objective.settings == {}  # off: its settings are not read
+    objective = losses.create({"perceptual": 1.0})
+    head = builder.build_generator(tiny_config())[1]
     predictions = jnp.zeros((1, 8, 8, 2))
-    with pytest.raises(ValueError, match="needs the inputs"):
-        losses.weighted_sum({"perceptual": 1.0}, predictions, predictions, space="lab")
+    with pytest.raises(TypeError, match="inputs"):
+        losses.generator_loss(objective, head, predictions, predictions)
     with pytest.raises(ValueError, match=r"layers \(6,\) must be 1..5"):
         lpips.feature_distance(
             jnp.zeros((1, 8, 8, 3)), jnp.zeros((1, 8, 8, 3)), network="alexnet", layers=(6,)

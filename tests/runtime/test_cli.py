@@ -36,7 +36,7 @@ def test_evaluate_names_a_workdir_without_training(tmp_path):
 
 def test_main_names_the_closest_keys_for_an_unknown_config_key(tmp_path):
     for override, expected in [
-        ("--config.learnin_rate=0.1", "closest valid keys: --config.learning_rate"),
+        ("--config.learnin_rate=0.1", "closest valid keys: --config.optimizer.learning_rate"),
         ("--config.model.depht=2", "closest valid keys: --config.model.depth"),
         ("--config.modl.depth=2", "--config.model.depth"),
     ]:

@@ -14,6 +14,7 @@ import time
 
 import jax
 import numpy as np
+import orbax.checkpoint as ocp
 import pytest
 
 from colorize_jax import data
@@ -75,6 +76,27 @@ def test_the_watch_answers_after_a_signal_only():
         assert not watch.should_stop(1)
         signal.raise_signal(signal.SIGTERM)
         assert watch.should_stop(2)
+
+
+def test_one_process_has_no_orbax_preemption_notice_so_the_watch_handles_sigterm():
+    with preemption.PreemptionWatch() as watch:
+        assert signal.getsignal(signal.SIGTERM) == watch._on_signal
+        signal.raise_signal(signal.SIGTERM)
+        assert not ocp.multihost.reached_preemption(2)  # no distributed client: always False
+        assert watch.should_stop(2)
+
+
+def test_with_the_preemption_service_the_watch_asks_orbax_and_leaves_sigterm(monkeypatch):
+    asked = []
+    monkeypatch.setattr(jax.distributed, "is_initialized", lambda: True)
+    monkeypatch.setattr(
+        ocp.multihost, "reached_preemption", lambda step: asked.append(step) or step == 3
+    )
+    handler = signal.getsignal(signal.SIGTERM)
+    with preemption.PreemptionWatch() as watch:
+        assert signal.getsignal(signal.SIGTERM) is handler  # the service's handler stays
+        assert [watch.should_stop(step) for step in (1, 2, 3)] == [False, False, True]
+    assert asked == [1, 2, 3]
 
 
 class _Lines:

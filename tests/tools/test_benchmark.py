@@ -6,8 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from colorize_jax import models
-from colorize_jax.objectives import heads
+from colorize_jax.components import builder
 from colorize_jax.runtime import sharding
 from colorize_jax.tools import benchmark, peak_flops
 from configs import bench_unet
@@ -36,7 +35,7 @@ def twin_parameter_count(base: int, depth: int) -> int:
 
 def test_bench_config_builds_the_twins_network():
     config = bench_unet.get_config()
-    model = models.create_model(config.model, heads.create(config).num_outputs)
+    model = builder.build_generator(config)[0]
     variables = jax.eval_shape(
         lambda: model.init(jax.random.key(0), np.zeros((1, 64, 64, 1), np.float32), train=False)
     )
@@ -44,7 +43,7 @@ def test_bench_config_builds_the_twins_network():
     assert params == twin_parameter_count(32, 4) == 7_762_498
     assert config.per_device_batch_size == 16 and config.data.image_size == 64
     assert {k: v for k, v in config.losses.items() if v} == {"l1": 1.0}
-    assert config.weight_decay == 0 and config.grad_clip_norm == 0
+    assert config.optimizer.weight_decay == 0 and config.optimizer.grad_clip_norm == 0
     with pytest.raises(ValueError, match="unknown preset"):
         bench_unet.get_config("laptop")
 
@@ -102,14 +101,14 @@ def test_effnet_bench_config_is_the_effnet_twins_network_and_picks_that_twin(mon
     from configs import bench_effnet_unet
 
     config = bench_effnet_unet.get_config()
-    model = models.create_model(config.model, heads.create(config).num_outputs)
+    model = builder.build_generator(config)[0]
     variables = jax.eval_shape(
         lambda: model.init(jax.random.key(0), np.zeros((1, 128, 128, 1), np.float32))
     )
     params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(variables["params"]))
     assert params == 4_479_202  # ../shared/bench/torch_effnet_unet_twin.py's docstring
     assert config.per_device_batch_size == 16 and config.data.image_size == 128
-    assert config.weight_decay == 0 and config.grad_clip_norm == 0
+    assert config.optimizer.weight_decay == 0 and config.optimizer.grad_clip_norm == 0
 
     fields = {"twin": None, "torch_script": None}
     monkeypatch.setattr(benchmark, "FLAGS", type("Flags", (), fields)())

@@ -12,10 +12,10 @@ import jax
 import numpy as np
 import pytest
 
-from colorize_jax import data, models
-from colorize_jax.objectives import heads
+from colorize_jax import data
+from colorize_jax.components import builder
 from colorize_jax.runtime import distributed
-from colorize_jax.training import steps
+from colorize_jax.training import schemes
 from tests.tiny_training import (
     REPO,
     final_state,
@@ -64,8 +64,8 @@ def test_two_processes_of_four_devices_train_like_one_process_of_eight(tmp_path)
     )  # fmt: skip
     largest = max(jax.tree_util.tree_leaves(differences))
     print(f"largest parameter difference, 1x8 against 2x4: {largest:.3g}")
-    model = models.create_model(config.model, heads.create(config).num_outputs)
-    initial = steps.make_init_fn(config, model)(jax.random.key(config.seed)).generator.params
+    components = builder.build(config)
+    initial = schemes.init_state(components, jax.random.key(config.seed)).generator.params
 
     # The all-reduce sums in another order (one process's 8 devices vs gloo across two), and
     # Adam's normalization magnifies that rounding where a gradient is near zero, by an amount

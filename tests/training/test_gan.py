@@ -10,10 +10,10 @@ import pytest
 
 from colorize_jax import models
 from colorize_jax.colour import colorspace
-from colorize_jax.objectives import adversarial, losses
+from colorize_jax.components import builder, defaults, optimizer
+from colorize_jax.objectives import adversarial
 from colorize_jax.runtime import sharding
-from colorize_jax.training import adversarial as gan
-from colorize_jax.training import optimizer, steps
+from colorize_jax.training import schemes
 from tests.tiny_training import tiny_config
 
 # SGD with its learning rate in the optimizer state, so one compiled step serves every rate.
@@ -59,28 +59,42 @@ def test_gan_losses_match_their_definitions():
 
 
 def test_gan_terms_are_valid_loss_names_only_with_a_discriminator():
-    losses.validate({"l1": 100.0, "gan_vanilla": 1.0})
-    losses.validate({"gan_hinge": 1.0})
+    builder.build(tiny_config("pix2pix_lab"))
+    builder.build(tiny_config())
     with pytest.raises(ValueError, match="unknown loss term 'gan_wgan'.*adversarial: gan_hinge"):
-        losses.validate({"gan_wgan": 1.0})
-    gan.validate_config(tiny_config("pix2pix_lab"))
-    gan.validate_config(tiny_config())
+        builder.build(tiny_config("pix2pix_lab", **{"losses.gan_wgan": 1.0}))
     with pytest.raises(ValueError, match="'gan_lsgan' needs a discriminator"):
-        gan.validate_config(tiny_config(**{"losses.gan_lsgan": 1.0}))
+        builder.build(tiny_config(**{"losses.gan_lsgan": 1.0}))
     with pytest.raises(ValueError, match="gives no adversarial term a non-zero weight"):
-        gan.validate_config(tiny_config("pix2pix_lab", **{"losses.gan_vanilla": 0.0}))
+        builder.build(tiny_config("pix2pix_lab", **{"losses.gan_vanilla": 0.0}))
     with pytest.raises(ValueError, match="more than one adversarial loss"):
-        gan.validate_config(tiny_config("pix2pix_lab", **{"losses.gan_hinge": 0.5}))
+        builder.build(tiny_config("pix2pix_lab", **{"losses.gan_hinge": 0.5}))
+
+
+def test_the_scheme_and_the_networks_must_agree():
+    config = tiny_config("pix2pix_lab")
+    config.scheme = "plain"
+    with pytest.raises(ValueError, match="'plain' trains no discriminator"):
+        schemes.get(builder.build(config))
+    config.scheme = "adversarail"
+    with pytest.raises(ValueError, match="unknown config.scheme 'adversarail'.*adversarial"):
+        schemes.get(builder.build(config))
+    plain = tiny_config()
+    plain.scheme = "adversarial"
+    with pytest.raises(ValueError, match="needs config.discriminator"):
+        schemes.get(builder.build(plain))
 
 
 def test_discriminator_optimizer_takes_its_own_fields_else_the_generators():
     config = tiny_config("pix2pix_lab", learning_rate=1e-3, warmup_steps=7, num_train_steps=100)
-    config.discriminator.learning_rate = 4e-4
-    d_config = gan.discriminator_optimizer_config(config)
-    assert d_config.learning_rate == 4e-4 and d_config.adam_b1 == 0.5
-    assert d_config.warmup_steps == 7 and d_config.num_train_steps == config.num_train_steps
-    schedule = optimizer.create_learning_rate_fn(d_config)
+    config.discriminator.optimizer.learning_rate = 4e-4
+    d_settings = defaults.complete(config).discriminator.optimizer
+    assert d_settings.learning_rate == 4e-4 and d_settings.adam_b1 == 0.5
+    assert d_settings.warmup_steps == 7
+    schedule = optimizer.create_learning_rate_fn(d_settings, config.num_train_steps)
     assert float(schedule(7)) == pytest.approx(4e-4)
+    built = builder.build(config).networks["discriminator"]
+    assert float(built.learning_rate_fn(7)) == pytest.approx(4e-4)
 
 
 def _batch(seed, n=4, size=32):
@@ -103,11 +117,16 @@ def setup():
         "pix2pix_lab",
         warmup_steps=0,
         num_train_steps=1000,
-        **{"discriminator.learning_rate": 2e-3},
+        **{"discriminator.optimizer.learning_rate": 2e-3},
     )
-    model = models.create_model(config.model, 2)
-    state = steps.create_train_state(config, model, jax.random.key(0), sharding.create_mesh())
+    components = builder.build(config)
+    model = components.generator.model
+    state = schemes.create_train_state(components, jax.random.key(0), sharding.create_mesh())
     return config, model, state
+
+
+def _step_fn(config):
+    return schemes.make_step_fn(builder.build(config))
 
 
 def _with_sgd(state, lr_generator, lr_discriminator):
@@ -179,7 +198,7 @@ def test_each_update_follows_its_own_gradient_only(setup):
     batch = _batch(0)
     lr = 0.05
     start = _with_sgd(state, lr, lr)
-    step = _compile(steps.make_step_fn(config), start, batch)
+    step = _compile(_step_fn(config), start, batch)
     new_state, metrics = step(start, batch)
     reference = _compile(functools.partial(_reference_gradients, l1_weight=1.0), start, batch, lr)
     g_ref, d_ref, d_stats_ref = reference(start, batch, lr)
@@ -214,10 +233,10 @@ def test_nogan_schedule_freezes_one_network_per_phase(setup):
     config = tiny_config("pix2pix_lab", warmup_steps=0, num_train_steps=1000)
     config.gan.pretrain_generator_steps = 2
     config.gan.pretrain_discriminator_steps = 2
-    step = _compile(steps.make_step_fn(config), state, _batch(0))
+    step = _compile(_step_fn(config), state, _batch(0))
     # Reference for the generator warm-up: the regression step on the regression terms alone.
     regression_config = tiny_config(warmup_steps=0, num_train_steps=1000, **{"losses.l1": 100.0})
-    regression_step = _compile(steps.make_step_fn(regression_config), state, _batch(0))
+    regression_step = _compile(_step_fn(regression_config), state, _batch(0))
     states, phases = [state], []
     reference = state
     for i in range(5):
@@ -253,7 +272,7 @@ def test_discriminator_learns_to_separate_real_from_a_fixed_fake(setup):
     config = config.copy_and_resolve_references()
     config.gan.pretrain_discriminator_steps = 1000
     batch = _batch(0, n=8)
-    step = _compile(steps.make_step_fn(config), state, batch)
+    step = _compile(_step_fn(config), state, batch)
     for _ in range(25):
         state, metrics = step(state, batch)
     assert int(metrics["gan_phase"]) == 2

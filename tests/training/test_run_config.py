@@ -29,7 +29,9 @@ def test_structural_differences_are_named_and_others_ignored():
         "network outputs (config.losses, config.classify): 2 -> 3",
     ]
     clipped = run_config.as_plain(tiny_config(grad_clip_norm=0.0))
-    assert run_config.differences(saved, clipped) == ["grad_clip_norm (on or off): True -> False"]
+    assert run_config.differences(saved, clipped) == [
+        "optimizer.grad_clip_norm (on or off): True -> False"
+    ]
 
 
 def test_classify_head_outputs_count_as_structure():
@@ -68,5 +70,5 @@ def test_resuming_with_another_model_is_refused_unless_allowed(tmp_path):
 def test_config_json_is_replaced_whole(tmp_path):
     run_config.save(tiny_config(), str(tmp_path))
     run_config.save(tiny_config(learning_rate=0.5), str(tmp_path))
-    assert run_config.load(str(tmp_path))["learning_rate"] == 0.5
+    assert run_config.load(str(tmp_path))["optimizer"]["learning_rate"] == 0.5
     assert [p.name for p in tmp_path.iterdir()] == ["config.json"]  # no partial file left

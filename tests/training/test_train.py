@@ -9,11 +9,10 @@ import jax
 import numpy as np
 import pytest
 
-from colorize_jax import models
+from colorize_jax.components import builder
 from colorize_jax.inference import restore as trained
-from colorize_jax.objectives import heads
 from colorize_jax.runtime import sharding
-from colorize_jax.training import loop, steps
+from colorize_jax.training import loop, schemes
 from tests.tiny_training import read_jsonl, tiny_config, train_in_subprocess
 
 
@@ -101,8 +100,7 @@ def test_a_non_finite_gradient_is_named_with_its_step():
 def test_a_non_finite_state_is_never_saved():
     config = tiny_config()
     mesh = sharding.create_mesh()
-    model = models.create_model(config.model, heads.create(config).num_outputs)
-    state = steps.create_train_state(config, model, jax.random.key(0), mesh)
+    state = schemes.create_train_state(builder.build(config), jax.random.key(0), mesh)
     loop._check_finite_state(state, 3)  # finite: no error
     params = jax.tree_util.tree_map(
         lambda x: x.at[(0,) * x.ndim].set(np.inf), state.generator.params

@@ -7,18 +7,19 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from colorize_jax import models
 from colorize_jax.colour import colorspace
+from colorize_jax.components import builder, optimizer
 from colorize_jax.runtime import sharding
-from colorize_jax.training import optimizer, steps
+from colorize_jax.training import plain, schemes
 from tests.tiny_training import tiny_config
 
 
 @pytest.fixture(scope="module")
 def setup():
     config = tiny_config(warmup_steps=0)  # so that the very first step moves the parameters
-    model = models.create_model(config.model, 2)
-    state = steps.create_train_state(config, model, jax.random.key(0), sharding.create_mesh())
+    components = builder.build(config)
+    model = components.generator.model
+    state = schemes.create_train_state(components, jax.random.key(0), sharding.create_mesh())
     rng = np.random.default_rng(0)
     batch = {
         "image": jnp.asarray(rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)),
@@ -28,16 +29,11 @@ def setup():
     return config, model, state, batch
 
 
-def _step(config, **kwargs):
-    return jax.jit(
-        functools.partial(
-            steps.train_step,
-            space="lab",
-            learning_rate_fn=optimizer.create_learning_rate_fn(config),
-            seed=0,
-            **kwargs,
-        )
-    )
+def _step(config, *, loss_weights, input_noise_std=0.0):
+    config = config.copy_and_resolve_references()
+    config.losses = dict(loss_weights)
+    config.data.input_noise_std = input_noise_std
+    return jax.jit(functools.partial(plain.train_step, components=builder.build(config)))
 
 
 def test_train_step_loss_is_the_weighted_sum_of_terms(setup):
@@ -72,7 +68,7 @@ def test_input_noise_changes_only_the_input(setup):
 
 def test_learning_rate_warms_up_then_decays_to_zero():
     config = tiny_config(num_train_steps=100, warmup_steps=10, learning_rate=1e-3)
-    schedule = optimizer.create_learning_rate_fn(config)
+    schedule = optimizer.create_learning_rate_fn(config.optimizer, config.num_train_steps)
     assert float(schedule(0)) == 0.0
     np.testing.assert_allclose(float(schedule(5)), 5e-4, rtol=1e-5)
     np.testing.assert_allclose(float(schedule(10)), 1e-3, rtol=1e-5)

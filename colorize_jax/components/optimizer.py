@@ -1,6 +1,8 @@
-"""The optimizer and its learning-rate schedules, built from the config: AdamW with warm-up
-and cosine decay, optional gradient clipping, and the pretrained encoder's own rate and freeze
-(optax multi_transform over "encoder" / "other" labels)."""
+"""An optimizer and its learning-rate schedules from one optimizer section (`config.optimizer`,
+`config.discriminator.optimizer`: `presets.optimizer_settings`): AdamW with warm-up and cosine
+decay, optional gradient clipping, and a pretrained encoder's own rate and freeze (optax
+multi_transform over "encoder" / "other" labels). Every function takes a complete section
+(`defaults.complete`)."""
 
 from __future__ import annotations
 
@@ -13,33 +15,36 @@ import ml_collections
 import optax
 
 
-def create_learning_rate_fn(config: ml_collections.ConfigDict) -> optax.Schedule:
-    """Linear warmup to `learning_rate`, then cosine decay to zero at `num_train_steps`."""
-    warmup = min(config.warmup_steps, max(config.num_train_steps - 1, 0))
+def create_learning_rate_fn(
+    settings: ml_collections.ConfigDict, num_train_steps: int
+) -> optax.Schedule:
+    """Linear warmup to `learning_rate`, then cosine decay to the final fraction at
+    `num_train_steps`."""
+    warmup = min(settings.warmup_steps, max(num_train_steps - 1, 0))
     return optax.warmup_cosine_decay_schedule(
         init_value=0.0,
-        peak_value=config.learning_rate,
+        peak_value=settings.learning_rate,
         warmup_steps=warmup,
-        decay_steps=max(config.num_train_steps, warmup + 1),
-        end_value=config.learning_rate * config.get("final_learning_rate_fraction", 0.0),
+        decay_steps=max(num_train_steps, warmup + 1),
+        end_value=settings.learning_rate * settings.final_learning_rate_fraction,
     )
 
 
 def create_encoder_learning_rate_fn(
-    config: ml_collections.ConfigDict, learning_rate_fn: optax.Schedule
+    settings: ml_collections.ConfigDict, learning_rate_fn: optax.Schedule
 ) -> optax.Schedule | None:
     """The schedule of the network's "encoder" parameters, or None when they share the rest's.
 
-    `learning_rate_fn` times `config.encoder_lr_multiplier`, and 0 for the first
-    `config.freeze_encoder_steps` optimizer steps; None when the fields are at their defaults
+    `learning_rate_fn` times `settings.encoder_lr_multiplier`, and 0 for the first
+    `settings.freeze_encoder_steps` optimizer steps; None when the fields are at their defaults
     (multiplier 1, no frozen steps). Raises ValueError for a negative multiplier or step count.
     """
-    multiplier = float(config.get("encoder_lr_multiplier", 1.0))
-    frozen_steps = int(config.get("freeze_encoder_steps", 0))
+    multiplier = float(settings.encoder_lr_multiplier)
+    frozen_steps = int(settings.freeze_encoder_steps)
     if multiplier < 0:
-        raise ValueError(f"config.encoder_lr_multiplier must be >= 0, got {multiplier}")
+        raise ValueError(f"config.optimizer.encoder_lr_multiplier must be >= 0, got {multiplier}")
     if frozen_steps < 0:
-        raise ValueError(f"config.freeze_encoder_steps must be >= 0, got {frozen_steps}")
+        raise ValueError(f"config.optimizer.freeze_encoder_steps must be >= 0, got {frozen_steps}")
     if multiplier == 1.0 and frozen_steps == 0:
         return None
 
@@ -50,11 +55,14 @@ def create_encoder_learning_rate_fn(
 
 
 def create_optimizer(
-    config: ml_collections.ConfigDict, learning_rate_fn: optax.Schedule
+    settings: ml_collections.ConfigDict,
+    learning_rate_fn: optax.Schedule,
+    *,
+    model_name: str | None = None,
 ) -> optax.GradientTransformation:
     """AdamW on the schedule, with optional global-norm gradient clipping.
 
-    `config.encoder_lr_multiplier` != 1 or `config.freeze_encoder_steps` > 0 give the
+    `settings.encoder_lr_multiplier` != 1 or `settings.freeze_encoder_steps` > 0 give the
     parameters under the network's top-level "encoder" module (a pretrained encoder's) their
     own AdamW (`optax.multi_transform`) on `create_encoder_learning_rate_fn`'s schedule: the
     learning rate times the multiplier, and 0 for the first `freeze_encoder_steps` steps.
@@ -62,35 +70,34 @@ def create_optimizer(
     parameters stay bit-identical; its Adam moments (and step count) still advance on its
     gradients during those steps. Clipping, when on, stays global over all parameters (applied
     before the split). The optimizer's `init`/`update` raise ValueError when the params have no
-    top-level "encoder". With the fields at their defaults the optimizer is plain AdamW, the
-    state layout of runs without these fields.
+    top-level "encoder" (`model_name` names the model in that message). With the fields at
+    their defaults the optimizer is plain AdamW, the state layout of runs without these fields.
     """
     adamw = functools.partial(
-        optax.adamw, b1=config.adam_b1, b2=config.adam_b2, weight_decay=config.weight_decay
+        optax.adamw, b1=settings.adam_b1, b2=settings.adam_b2, weight_decay=settings.weight_decay
     )
-    encoder_learning_rate_fn = create_encoder_learning_rate_fn(config, learning_rate_fn)
+    encoder_learning_rate_fn = create_encoder_learning_rate_fn(settings, learning_rate_fn)
     if encoder_learning_rate_fn is None:
         tx = adamw(learning_rate_fn)
     else:
-        model = config.get("model") or {}
         tx = optax.multi_transform(
             {"encoder": adamw(encoder_learning_rate_fn), "other": adamw(learning_rate_fn)},
             functools.partial(
-                encoder_labels, fields=_encoder_fields(config), model_name=model.get("name")
+                encoder_labels, fields=_encoder_fields(settings), model_name=model_name
             ),
         )
-    if config.get("grad_clip_norm"):
-        return optax.chain(optax.clip_by_global_norm(config.grad_clip_norm), tx)
+    if settings.grad_clip_norm:
+        return optax.chain(optax.clip_by_global_norm(settings.grad_clip_norm), tx)
     return tx
 
 
-def _encoder_fields(config: ml_collections.ConfigDict) -> str:
-    """The encoder's optimizer fields `config` sets away from their defaults, for messages."""
+def _encoder_fields(settings: ml_collections.ConfigDict) -> str:
+    """The encoder's optimizer fields `settings` sets away from their defaults, for messages."""
     fields = []
-    if float(config.get("encoder_lr_multiplier", 1.0)) != 1.0:
-        fields.append(f"config.encoder_lr_multiplier={config.encoder_lr_multiplier}")
-    if int(config.get("freeze_encoder_steps", 0)):
-        fields.append(f"config.freeze_encoder_steps={config.freeze_encoder_steps}")
+    if float(settings.encoder_lr_multiplier) != 1.0:
+        fields.append(f"config.optimizer.encoder_lr_multiplier={settings.encoder_lr_multiplier}")
+    if int(settings.freeze_encoder_steps):
+        fields.append(f"config.optimizer.freeze_encoder_steps={settings.freeze_encoder_steps}")
     return " and ".join(fields)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -9,9 +11,9 @@ import numpy as np
 import optax
 import pytest
 
-from colorize_jax import models, presets
-from colorize_jax.training import adversarial as gan
-from colorize_jax.training import loop, optimizer, run_config, steps
+from colorize_jax import presets
+from colorize_jax.components import builder, defaults, optimizer
+from colorize_jax.training import loop, run_config, schemes
 from tests.tiny_training import final_state, read_jsonl, tiny_config
 
 LEARNING_RATE = 1e-2
@@ -26,11 +28,11 @@ class _EncoderDecoder(nn.Module):
 def _setup(**fields):
     """Params, the optimizer of `base_config()` updated with `fields`, and the loss gradient."""
     config = presets.base_config()
-    config.update(fields)
+    config.optimizer.update(fields)
     model = _EncoderDecoder()
     x = jnp.asarray(np.random.default_rng(0).normal(size=(8, 5)), jnp.float32)
     params = model.init(jax.random.key(0), x)["params"]
-    tx = optimizer.create_optimizer(config, lambda step: LEARNING_RATE)
+    tx = optimizer.create_optimizer(config.optimizer, lambda step: LEARNING_RATE)
 
     def loss(p):
         return jnp.mean(jnp.square(model.apply({"params": p}, x) - 1.0))
@@ -99,14 +101,14 @@ def test_a_frozen_encoder_is_bit_identical_until_its_steps_are_done():
 
 
 def test_the_encoder_schedule_is_zero_then_the_multiplied_rate():
-    config = presets.base_config()
-    config.update(encoder_lr_multiplier=0.5, freeze_encoder_steps=3)
-    schedule = optimizer.create_encoder_learning_rate_fn(config, lambda step: 2.0 * step)
+    settings = presets.optimizer_settings(encoder_lr_multiplier=0.5, freeze_encoder_steps=3)
+    schedule = optimizer.create_encoder_learning_rate_fn(settings, lambda step: 2.0 * step)
     assert [float(schedule(jnp.asarray(s))) for s in range(5)] == [0, 0, 0, 3.0, 4.0]
-    assert optimizer.create_encoder_learning_rate_fn(presets.base_config(), lambda s: 1.0) is None
-    config.encoder_lr_multiplier = -1.0
+    defaults_only = presets.optimizer_settings()
+    assert optimizer.create_encoder_learning_rate_fn(defaults_only, lambda s: 1.0) is None
+    settings.encoder_lr_multiplier = -1.0
     with pytest.raises(ValueError, match="encoder_lr_multiplier must be >= 0"):
-        optimizer.create_encoder_learning_rate_fn(config, lambda s: 1.0)
+        optimizer.create_encoder_learning_rate_fn(settings, lambda s: 1.0)
 
 
 @pytest.mark.parametrize("clip", [1.0, 0.0])
@@ -119,14 +121,13 @@ def test_defaults_keep_plain_adamws_state(clip):
 
 
 def test_a_model_without_encoder_is_named_with_the_field():
-    config = presets.base_config()
-    config.model = presets.unet_model()
-    config.encoder_lr_multiplier = 0.5
-    tx = optimizer.create_optimizer(config, lambda step: 1e-2)
+    settings = presets.optimizer_settings(encoder_lr_multiplier=0.5)
+    tx = optimizer.create_optimizer(settings, lambda step: 1e-2, model_name="unet")
     with pytest.raises(ValueError) as error:
         tx.init({"Dense_0": {"kernel": jnp.zeros((2, 2))}})
     message = str(error.value)
-    assert "config.encoder_lr_multiplier=0.5 needs a model with a top-level 'encoder'" in message
+    expected = "config.optimizer.encoder_lr_multiplier=0.5 needs a model with a top-level 'encoder'"
+    assert expected in message
     assert "model 'unet' has none" in message and "Dense_0" in message
 
 
@@ -142,10 +143,10 @@ def _resnet_model(**overrides):
 
 def test_the_discriminator_keeps_plain_adamw():
     config = tiny_config("pix2pix_lab", model=_resnet_model(), encoder_lr_multiplier=0.5)
-    d_config = gan.discriminator_optimizer_config(config)
-    assert "encoder_lr_multiplier" not in d_config and "freeze_encoder_steps" not in d_config
-    model = models.create_model(config.model, 2)
-    state = jax.eval_shape(steps.make_init_fn(config, model), jax.random.key(0))
+    d_settings = defaults.complete(config).discriminator.optimizer
+    assert d_settings.encoder_lr_multiplier == 1.0 and d_settings.freeze_encoder_steps == 0
+    components = builder.build(config)
+    state = jax.eval_shape(functools.partial(schemes.init_state, components), jax.random.key(0))
     generator_state = state.networks["generator"].opt_state
     assert any(
         isinstance(node, optax.MultiTransformState)
@@ -153,8 +154,8 @@ def test_the_discriminator_keeps_plain_adamw():
             generator_state, is_leaf=lambda n: isinstance(n, optax.MultiTransformState)
         )
     )
-    plain = tiny_config("pix2pix_lab", model=_resnet_model())
-    plain_state = jax.eval_shape(steps.make_init_fn(plain, model), jax.random.key(0))
+    plain = builder.build(tiny_config("pix2pix_lab", model=_resnet_model()))
+    plain_state = jax.eval_shape(functools.partial(schemes.init_state, plain), jax.random.key(0))
     assert jax.tree.structure(state.networks["discriminator"].opt_state) == jax.tree.structure(
         plain_state.networks["discriminator"].opt_state
     )
@@ -164,7 +165,7 @@ def test_turning_the_encoder_schedule_on_or_off_is_structural_its_values_are_not
     base = tiny_config(model=_resnet_model())
     saved = run_config.as_plain(tiny_config(model=_resnet_model(), encoder_lr_multiplier=0.2))
     other_value = tiny_config(model=_resnet_model(), encoder_lr_multiplier=0.1)
-    other_value.freeze_encoder_steps = 100
+    other_value.optimizer.freeze_encoder_steps = 100
     assert run_config.differences(saved, run_config.as_plain(other_value)) == []
     [difference] = run_config.differences(saved, run_config.as_plain(base))
     assert difference.startswith("encoder's own learning rate") and difference.endswith(

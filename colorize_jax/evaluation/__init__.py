@@ -2,5 +2,6 @@
 distance, semantic agreement), the evaluators that group them (a registry the config names),
 the evaluator over a validation split, sheets, and scoring of full-resolution photos.
 
-May import runtime, colour, data, models, objectives and inference; never training or tools.
+May import runtime, colour, data, models, objectives, components and inference; never training
+or tools.
 """

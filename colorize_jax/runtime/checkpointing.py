@@ -81,7 +81,8 @@ def create_manager(
         best_fn=metric_of,
         best_mode=best_mode,
         preservation_policy=keep,
-        save_decision_policy=when,
+        save_decision_policy=None if read_only else when,
+        save_interval_steps=0 if read_only else 1,  # a reader saves nothing (and orbax says so)
         enable_async_checkpointing=True,
         read_only=read_only,
         create=not read_only,

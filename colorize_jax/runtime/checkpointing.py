@@ -6,8 +6,9 @@ step to a temporary directory and renames it only when complete, so a run killed
 sees a partial checkpoint as its latest. The manager keeps the latest checkpoint and the best one
 by a validation metric.
 
-When to save is orbax's decision too: every `save_interval_steps` steps and at a preemption sync
-point (`should_save`), and always when the caller forces it (an evaluation, the last step).
+When to save is orbax's decision too: every `save_interval_steps` steps (`should_save`), and
+always when the caller forces it (an evaluation, the last step, a preempted step: the loop's
+`preemption.PreemptionWatch` has all processes agree on that step already).
 """
 
 from __future__ import annotations
@@ -51,10 +52,12 @@ def create_manager(
 ) -> ocp.CheckpointManager:
     """A manager for `workdir/checkpoints` keeping the latest step and the best by `best_metric`.
 
-    Its `should_save(step)` is True every `save_interval_steps` steps and at the step all
-    processes agreed to stop at on a preemption notice (JAX's preemption service). This is
-    orbax's own save policy for `CheckpointManagerOptions.save_interval_steps` less its
-    `InitialSavePolicy`, which would also save the first step of every fresh run.
+    Its `should_save(step)` is True every `save_interval_steps` steps: orbax's
+    `FixedIntervalPolicy`, without the `InitialSavePolicy` that
+    `CheckpointManagerOptions.save_interval_steps` adds (it would save the first step of every
+    fresh run) and without orbax's preemption policy (`preemption.PreemptionWatch` already finds
+    the agreed step, which the loop saves by force; asking JAX's sync point twice a step would
+    be redundant).
     """
 
     def metric_of(metrics: dict[str, float]) -> float:
@@ -71,12 +74,7 @@ def create_manager(
             ),
         ]
     )
-    when = ocp.checkpoint_managers.AnySavePolicy(
-        [
-            ocp.checkpoint_managers.FixedIntervalPolicy(save_interval_steps),
-            ocp.checkpoint_managers.PreemptionCheckpointingPolicy(),
-        ]
-    )
+    when = ocp.checkpoint_managers.FixedIntervalPolicy(save_interval_steps)
     options = ocp.CheckpointManagerOptions(
         best_fn=metric_of,
         best_mode=best_mode,

@@ -26,6 +26,7 @@ from etils import epath
 from ml_collections import config_flags
 
 from colorize_jax.evaluation import evaluator as evaluation
+from colorize_jax.evaluation import evaluators as evaluator_registry
 from colorize_jax.evaluation import photos as photo_evaluation
 from colorize_jax.inference import restore as trained
 from colorize_jax.runtime import cli, reporting, sharding
@@ -50,7 +51,7 @@ def _evaluate(
 ) -> epath.Path:
     config = trained.load_config(workdir, config)
     evaluators = tuple(config.evaluators)
-    evaluation.metric_keys(evaluators)  # an unknown name fails before the model loads
+    evaluator_registry.resolve(evaluators)  # an unknown name fails before the model loads
     mesh = sharding.create_mesh()
     generator, step = trained.restore_generator(config, workdir, mesh, step=step, which=which)
     logging.info("evaluating %s at step %d", workdir, step)

@@ -2,8 +2,8 @@
 
 Each prediction (`inference.predict`) is turned into an 8-bit RGB image rebuilt from the
 ground-truth lightness and the predicted colour, and compared with the ground-truth image by the
-evaluators named (`evaluators.EVALUATORS`: "pixel", the per-image metrics of `METRIC_KEYS`;
-"pretrained", those of `PERCEPTUAL_METRIC_KEYS`). Batches are padded with masked examples so
+evaluators named (`evaluators.EVALUATORS`: "pixel", the per-image metrics of `metrics.KEYS`;
+"pretrained", those of `pretrained_metrics.KEYS`). Batches are padded with masked examples so
 every process runs the same number of steps.
 
 The sums of every batch are added up in float64 on the host, not with `clu.metrics.Average`:
@@ -37,14 +37,7 @@ from colorize_jax.runtime import sharding
 
 Network = prediction.Network
 
-METRIC_KEYS = evaluator_registry.metric_keys(("pixel",))
-PERCEPTUAL_METRIC_KEYS = evaluator_registry.metric_keys(("pretrained",))
 DEFAULT_EVALUATORS = ("pixel",)
-
-
-def metric_keys(evaluators: str | Iterable[str]) -> tuple[str, ...]:
-    """The metrics.json keys of the named evaluators (without num_images and num_skipped)."""
-    return evaluator_registry.metric_keys(evaluators)
 
 
 def colorize_batch(

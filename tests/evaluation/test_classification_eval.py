@@ -18,6 +18,7 @@ from colorize_jax import data
 from colorize_jax.colour import ab_bins
 from colorize_jax.components import builder
 from colorize_jax.evaluation import evaluator as evaluation
+from colorize_jax.evaluation import evaluators
 from colorize_jax.inference import restore
 from colorize_jax.objectives import heads
 from colorize_jax.runtime import sharding
@@ -72,7 +73,7 @@ def test_evaluating_a_tiny_classification_model():
     results, sheet = evaluation.evaluate(
         generator, generator.head, dataset, mesh, num_sheet_images=2
     )
-    assert set(results) == {*evaluation.METRIC_KEYS, "num_images", "num_skipped"}
+    assert set(results) == {*evaluators.metric_keys("pixel"), "num_images", "num_skipped"}
     assert results["num_images"] == 9
     assert all(np.isfinite(v) for v in results.values())
     assert sheet.shape == (2 * 34 + 2, 3 * 34 + 2, 3)

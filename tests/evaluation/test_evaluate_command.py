@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from colorize_jax.evaluation import evaluator as evaluation
+from colorize_jax.evaluation import evaluators
 from tests.evaluation.test_evaluate_photos import run_evaluate
 from tests.tiny_training import tiny_flags
 
@@ -17,13 +17,13 @@ def test_the_restored_generator_scores_as_training_evaluated_it(workdir, tmp_pat
     assert result.returncode == 0, result.stderr
     scored = json.loads((tmp_path / "metrics.json").read_text())
     # The demo preset names the "pixel" evaluator only.
-    assert set(scored) == {*evaluation.METRIC_KEYS, "num_images", "num_skipped", "step"}
+    assert set(scored) == {*evaluators.metric_keys("pixel"), "num_images", "num_skipped", "step"}
     assert scored["step"] == 4 and scored["num_images"] == 9
     assert (tmp_path / "sheet.png").exists()
     # Training evaluated the same checkpoint's generator from its train state.
     trained = json.loads(open(f"{workdir}/eval/metrics.json").read())
     assert trained["step"] == 4
-    for key in (*evaluation.METRIC_KEYS, "num_images", "num_skipped"):
+    for key in (*evaluators.metric_keys("pixel"), "num_images", "num_skipped"):
         assert scored[key] == pytest.approx(trained[key], rel=1e-5, abs=1e-6), key
 
 

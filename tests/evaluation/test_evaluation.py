@@ -8,6 +8,7 @@ from skimage import color, metrics
 
 from colorize_jax import data
 from colorize_jax.evaluation import evaluator as evaluation
+from colorize_jax.evaluation import evaluators
 from colorize_jax.objectives import heads
 from colorize_jax.runtime import sharding
 from colorize_jax.training.state import NetworkState
@@ -45,7 +46,7 @@ def test_no_colour_prediction_matches_scikit_image(eval_dataset):
     mesh = sharding.create_mesh()
     zero_ab = _predictor(lambda x: jnp.zeros(x.shape[:-1] + (2,)))
     results, sheet = evaluation.evaluate(zero_ab, LAB_HEAD, eval_dataset, mesh, num_sheet_images=3)
-    assert set(results) == {*evaluation.METRIC_KEYS, "num_images", "num_skipped"}
+    assert set(results) == {*evaluators.metric_keys("pixel"), "num_images", "num_skipped"}
     truth = _truth_images(eval_dataset)
     assert results["num_images"] == len(truth) == 9
     # Independent path: skimage LAB, ab set to zero, back to 8-bit RGB, skimage metrics.
@@ -109,7 +110,7 @@ def test_pretrained_metrics_accumulate_over_masked_batches(eval_dataset):
         evaluators=("pixel", "pretrained"),
         num_sheet_images=0,
     )
-    keys = {*evaluation.METRIC_KEYS, *evaluation.PERCEPTUAL_METRIC_KEYS}
+    keys = {*evaluators.metric_keys("pixel"), *evaluators.metric_keys("pretrained")}
     assert set(results) == {*keys, "num_images", "num_skipped"}
     # Independent path: every image at once, unpadded; the Gaussians by NumPy.
     truth = _truth_images(eval_dataset)

@@ -34,12 +34,11 @@ LAB_HEAD = heads.Head(space="lab", regression_channels=2)  # outputs are the ab 
 
 
 def test_keys_of_the_named_evaluators():
-    assert evaluation.metric_keys(("pixel",)) == PIXEL_KEYS
-    assert evaluation.metric_keys(("pixel", "pretrained")) == PIXEL_KEYS + PRETRAINED_KEYS
-    assert evaluation.metric_keys(("pretrained", "pixel")) == PRETRAINED_KEYS + PIXEL_KEYS
-    assert evaluation.metric_keys("pixel") == PIXEL_KEYS  # one name alone, not its letters
-    assert evaluation.METRIC_KEYS == PIXEL_KEYS
-    assert evaluation.PERCEPTUAL_METRIC_KEYS == PRETRAINED_KEYS
+    assert evaluators.metric_keys(("pixel",)) == PIXEL_KEYS
+    assert evaluators.metric_keys(("pixel", "pretrained")) == PIXEL_KEYS + PRETRAINED_KEYS
+    assert evaluators.metric_keys(("pretrained", "pixel")) == PRETRAINED_KEYS + PIXEL_KEYS
+    assert evaluators.metric_keys("pixel") == PIXEL_KEYS  # one name alone, not its letters
+    assert evaluators.metric_keys("pretrained") == PRETRAINED_KEYS
 
 
 def test_unknown_or_repeated_names_are_errors_that_name_the_choices():
@@ -104,7 +103,7 @@ def _zero_ab() -> NetworkState:
 
 def test_a_toy_evaluator_added_to_the_registry_runs_end_to_end(eval_dataset, monkeypatch):
     monkeypatch.setitem(evaluators.EVALUATORS, "red", RedChannel())
-    assert evaluation.metric_keys(("pixel", "red")) == (*PIXEL_KEYS, "red_error", "red_rms")
+    assert evaluators.metric_keys(("pixel", "red")) == (*PIXEL_KEYS, "red_error", "red_rms")
     mesh = sharding.create_mesh()
     results, _ = evaluation.evaluate(
         _zero_ab(), LAB_HEAD, eval_dataset, mesh, evaluators=("red", "pixel"), num_sheet_images=0

@@ -46,23 +46,13 @@ class NoColourNetwork(NamedTuple):
         return jnp.zeros(inputs.shape[:-1] + (2,))
 
 
-def config_flags_load(path: str, preset: str):
-    """`get_config(preset)` of a config file."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("table_config", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config(preset)
-
-
 def write_no_colour_row(row: Row, workdir: str) -> None:
     """Evaluates the "no colour" baseline (predicted ab = 0) like a trained row."""
     from colorize_jax.components import defaults
     from colorize_jax.evaluation import evaluator as evaluation
-    from colorize_jax.runtime import sharding
+    from colorize_jax.runtime import cli, sharding
 
-    config = config_flags_load(row.config, FLAGS.preset)
+    config = cli.load_config_file(f"{row.config}:{FLAGS.preset}")
     config.data.source = FLAGS.source
     config.data.max_eval_examples = FLAGS.eval_examples
     config.data.color_space = "lab"

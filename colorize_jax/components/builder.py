@@ -125,7 +125,7 @@ def _objective_and_head(config) -> tuple[losses.Objective, heads.Head]:
         raise ValueError(f"config.data.target_chroma_gain must be positive, not {gain}")
     objective = losses.create(
         dict(config.losses),
-        {"perceptual": config.perceptual},
+        config,  # each term with settings reads the section its `LossTerm.settings` names
         classify=bool(config.get("classify")),
         discriminator=bool(config.get("discriminator")),
     )

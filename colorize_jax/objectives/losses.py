@@ -61,9 +61,10 @@ def create(
 ) -> Objective:
     """The checked objective of `weights` ({term: weight}; weight 0: off).
 
-    `sections` holds the config sections the active terms read their settings from
-    ({"perceptual": config.perceptual}); `classify` and `discriminator` say whether the run has
-    a classification head and a discriminator. Raises ValueError naming what is wrong and the fix.
+    `sections` maps section names to the config sections the active terms read their settings
+    from (`LossTerm.settings`: the whole config will do, or {"perceptual": {...}}); `classify`
+    and `discriminator` say whether the run has a classification head and a discriminator.
+    Raises ValueError naming what is wrong and the fix.
     """
     known = sorted(TERMS)
     for name in weights:

@@ -1,10 +1,15 @@
-"""Colorizes photos at full resolution with a trained model.
+"""Colorizes photos at full resolution with the shipped model or one you trained.
 
+  python -m colorize_jax.colorize INPUT... --output_dir=OUT [--model=NAME] [--vivid]
   python -m colorize_jax.colorize --workdir=DIR INPUT... --output_dir=OUT
       [--step=N | --checkpoint=latest] [--render_size=PX] [--format=png|jpeg] [--compare]
       [--allow_same_dir] [--batch_size=8] [--set=classify.temperature=0.5]
   python -m colorize_jax.colorize --onnx=MODEL.onnx INPUT... --output_dir=OUT [--render_size=PX]
       [--format=png|jpeg] [--compare] [--allow_same_dir] [--batch_size=8]
+
+Without --workdir or --onnx the model is a shipped one (`models.shipped`): --model=NAME, by
+default `effnet_lite0_v1`; nothing is downloaded. --vivid decodes with the model's more colourful
+setting (its config's `vivid_chroma_gain`).
 
 INPUT: image files, folders (searched recursively) or glob patterns. The network runs on a
 copy whose shorter side is --render_size pixels (default: the training image size), rounded to a
@@ -50,6 +55,7 @@ from colorize_jax.inference.colorizer import (  # noqa: F401 - re-exported: colo
     round_render_size,
     target_ab,
 )
+from colorize_jax.models import shipped
 from colorize_jax.runtime import reporting
 
 # ---------------------------------------------------------------------------------------------
@@ -62,6 +68,10 @@ def define_flags() -> None:
     """The command line's flags (defined only when run as a program, so importing is free)."""
     flags.DEFINE_string("workdir", None, "Training directory holding checkpoints/ and config.json.")
     flags.DEFINE_string("onnx", None, "ONNX model of colorize_jax.export (instead of --workdir).")
+    flags.DEFINE_string(
+        "model", None, f"Shipped model (default {shipped.DEFAULT_MODEL} without --workdir/--onnx)."
+    )
+    flags.DEFINE_boolean("vivid", False, "Decode with the model's vivid (more colourful) setting.")
     flags.DEFINE_string("output_dir", None, "Folder for the colorized images (created).")
     flags.DEFINE_integer("step", None, "Checkpoint step (default: see --checkpoint).")
     flags.DEFINE_enum("checkpoint", "best", ["best", "latest"], "Which checkpoint without --step.")
@@ -122,8 +132,11 @@ def _load_colorizer():
 
         return onnx_colorizer.OnnxColorizer(FLAGS.onnx, render_size=FLAGS.render_size)
     enable_compilation_cache(FLAGS.compilation_cache_dir)
+    model = None if FLAGS.workdir else (FLAGS.model or shipped.DEFAULT_MODEL)
     return load_colorizer(
         FLAGS.workdir,
+        model=model,
+        vivid=FLAGS.vivid,
         step=FLAGS.step,
         checkpoint=FLAGS.checkpoint,
         render_size=FLAGS.render_size,
@@ -135,10 +148,14 @@ def main(argv: list[str]) -> None:
     specs = argv[1:]
     if not specs:
         raise app.UsageError("give at least one INPUT: image files, folders or glob patterns")
-    if bool(FLAGS.workdir) == bool(FLAGS.onnx) or not FLAGS.output_dir:
-        raise app.UsageError("--output_dir and one of --workdir or --onnx are required")
-    if FLAGS.onnx and (FLAGS.set or FLAGS.step is not None):
-        raise app.UsageError("--set and --step apply to --workdir; an ONNX model is fixed")
+    if not FLAGS.output_dir:
+        raise app.UsageError("--output_dir is required")
+    if sum(bool(x) for x in (FLAGS.workdir, FLAGS.onnx, FLAGS.model)) > 1:
+        raise app.UsageError("give at most one of --workdir, --model and --onnx")
+    if FLAGS.onnx and (FLAGS.set or FLAGS.step is not None or FLAGS.vivid):
+        raise app.UsageError("--set, --step and --vivid do not apply to an ONNX model (fixed)")
+    if FLAGS.model and FLAGS.step is not None:
+        raise app.UsageError("--step applies to --workdir; a shipped model has one step")
     reporting.quiet_library_logs()
     inputs, errors = photos.find_inputs(specs)
     for error in errors:
@@ -151,7 +168,7 @@ def main(argv: list[str]) -> None:
         raise SystemExit(f"colorize_jax.colorize: error: {str(error).splitlines()[0]}") from None
     logging.info(
         "model of %s at step %d, render size %d (stride %d), loaded in %.1f s",
-        FLAGS.workdir or FLAGS.onnx,
+        getattr(colorizer, "source", None) or FLAGS.onnx,
         colorizer.step,
         colorizer.render_size,
         colorizer.stride,

@@ -3,6 +3,7 @@
   python -m colorize_jax.evaluate --workdir=DIR [--config=FILE[:PRESET] --config.key=value]
       [--step=N | --checkpoint=best] [--output_dir=OUT]
   python -m colorize_jax.evaluate --workdir=DIR --photos=skimage|PATH [--render_size=PX] ...
+  python -m colorize_jax.evaluate --model=NAME --photos=skimage|PATH [--vivid] [--set=K=V] ...
 
 Without --config the config saved by training (DIR/config.json) is used; with it, it must build
 the same model (decode settings such as `--config.classify.temperature` may differ). The
@@ -14,7 +15,10 @@ or a folder, file or glob) is colorized at full resolution by `colorize.Colorize
 at --render_size, default the training size) and scored against the original with the same
 metrics; gray photos are skipped and counted. Writes photos_metrics.json (means, per-photo
 figures, names) to --output_dir, by default DIR/eval_photos. A --config applies the fields in
-which it differs from the saved config (decode settings) as the Colorizer's overrides.
+which it differs from the saved config (decode settings) as the Colorizer's overrides, as does
+--set=KEY=VALUE; --vivid decodes with the config's `vivid_chroma_gain`. --model=NAME scores a
+shipped model (`models.shipped`) instead of a workdir: --photos only, results by default in
+runs/eval_photos/NAME.
 """
 
 from __future__ import annotations
@@ -43,7 +47,9 @@ flags.DEFINE_string(
     "photos", "", "Evaluate on whole colour photos instead: 'skimage' or a folder, file or glob."
 )
 flags.DEFINE_integer("render_size", None, "With --photos: shorter side the network sees.")
-flags.mark_flag_as_required("workdir")
+flags.DEFINE_string("model", None, "With --photos: a shipped model instead of --workdir.")
+flags.DEFINE_boolean("vivid", False, "With --photos: decode with the vivid setting.")
+flags.DEFINE_list("set", [], "With --photos: config overrides KEY=VALUE (decode settings).")
 
 
 def _evaluate(
@@ -71,25 +77,35 @@ def _evaluate(
     return epath.Path(output_dir) if output_dir else epath.Path(workdir) / "eval"
 
 
-def _evaluate_photos(workdir: str, config, step: int | None, which: str) -> str:
-    results = photo_evaluation.evaluate_workdir(
+def _evaluate_photos(workdir: str | None, config, step: int | None, which: str) -> str:
+    results = photo_evaluation.evaluate_model(
         workdir,
         FLAGS.photos,
+        model=FLAGS.model,
         config=config,
+        overrides=dict(item.split("=", 1) for item in FLAGS.set),
+        vivid=FLAGS.vivid,
         step=step,
         checkpoint=which,
         render_size=FLAGS.render_size,
     )
     print(json.dumps({k: v for k, v in results.items() if not isinstance(v, list)}, sort_keys=True))
-    output_dir = FLAGS.output_dir or str(epath.Path(workdir) / "eval_photos")
+    default_dir = (
+        epath.Path(workdir) / "eval_photos" if workdir else f"runs/eval_photos/{FLAGS.model}"
+    )
+    output_dir = FLAGS.output_dir or str(default_dir)
     return photo_evaluation.write_results(output_dir, results)
 
 
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    if FLAGS.render_size is not None and not FLAGS.photos:
-        raise app.UsageError("--render_size applies to --photos only")
+    if bool(FLAGS.workdir) == bool(FLAGS.model):
+        raise app.UsageError("give one of --workdir=DIR and --model=NAME (a shipped model)")
+    if not FLAGS.photos and (
+        FLAGS.render_size is not None or FLAGS.model or FLAGS.vivid or FLAGS.set
+    ):
+        raise app.UsageError("--render_size, --model, --vivid and --set apply to --photos only")
     reporting.quiet_library_logs()
     with cli.one_line_errors("colorize_jax.evaluate"):
         if FLAGS.photos:

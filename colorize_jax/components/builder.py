@@ -140,7 +140,12 @@ def _network(model, input_channels, settings, num_train_steps, model_config, mod
     return Network(
         model=model,
         input_channels=input_channels,
-        optimizer=optimizer.create_optimizer(settings, learning_rate_fn, model_name=model_name),
+        optimizer=optimizer.create_optimizer(
+            settings,
+            learning_rate_fn,
+            model_name=model_name,
+            frozen_encoder=bool(model_config.get("frozen_encoder", False)),
+        ),
         learning_rate_fn=learning_rate_fn,
         encoder_learning_rate_fn=optimizer.create_encoder_learning_rate_fn(
             settings, learning_rate_fn

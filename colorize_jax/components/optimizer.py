@@ -59,6 +59,7 @@ def create_optimizer(
     learning_rate_fn: optax.Schedule,
     *,
     model_name: str | None = None,
+    frozen_encoder: bool = False,
 ) -> optax.GradientTransformation:
     """AdamW on the schedule, with optional global-norm gradient clipping.
 
@@ -72,12 +73,22 @@ def create_optimizer(
     before the split). The optimizer's `init`/`update` raise ValueError when the params have no
     top-level "encoder" (`model_name` names the model in that message). With the fields at
     their defaults the optimizer is plain AdamW, the state layout of runs without these fields.
+    `frozen_encoder` (a model whose encoder receives no gradient, `model.frozen_encoder`)
+    leaves the encoder's parameters untouched (`optax.set_to_zero`: no moments, no weight
+    decay) whatever the encoder fields say.
     """
     adamw = functools.partial(
         optax.adamw, b1=settings.adam_b1, b2=settings.adam_b2, weight_decay=settings.weight_decay
     )
     encoder_learning_rate_fn = create_encoder_learning_rate_fn(settings, learning_rate_fn)
-    if encoder_learning_rate_fn is None:
+    if frozen_encoder:
+        tx = optax.multi_transform(
+            {"encoder": optax.set_to_zero(), "other": adamw(learning_rate_fn)},
+            functools.partial(
+                encoder_labels, fields="config.model.frozen_encoder", model_name=model_name
+            ),
+        )
+    elif encoder_learning_rate_fn is None:
         tx = adamw(learning_rate_fn)
     else:
         tx = optax.multi_transform(

@@ -1,4 +1,4 @@
-"""Image sources named by one string: "tfds:NAME[/CONFIG]", "folder:PATH" or "demo".
+"""Image sources named by one string: "tfds:NAME[/CONFIG]", "folder:PATH", "demo" or a mixture.
 
 `open_source(spec, split)` returns a random-access source (``len`` and integer indexing, as
 grain's `MapDataset.source` expects) whose records are dicts
@@ -19,6 +19,10 @@ grain's `MapDataset.source` expects) whose records are dicts
 - ``demo``: nine colour photographs shipped inside scikit-image's wheel (works offline), decoded
   once into memory. Every split holds all nine: a smoke-test source (training sees random
   crops, evaluation centre crops), not a benchmark of generalisation.
+- ``SOURCE[@WEIGHT]+SOURCE[@WEIGHT]+...``: a mixture of the sources above, each "@WEIGHT" the
+  part's share of the training examples per epoch (parts without one share the rest equally;
+  none: plain concatenation); held-out splits are the concatenation of the parts' held-out
+  splits, in order. E.g. ``folder:photos+folder:bsds500_train@0.15`` (see `mixture`).
 """
 
 from __future__ import annotations
@@ -26,13 +30,16 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
 from colorize_jax.data.decode import open_rgb
 
-SOURCE_FORMS = ("tfds:NAME[/CONFIG]", "folder:PATH", "demo")
+if TYPE_CHECKING:
+    from colorize_jax.data.mixture import MixtureSource
+
+SOURCE_FORMS = ("tfds:NAME[/CONFIG]", "folder:PATH", "demo", "SOURCE[@WEIGHT]+SOURCE[@WEIGHT]...")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 DEMO_IMAGES = (
     "astronaut.png",
@@ -108,7 +115,10 @@ class TfdsSource:
 
 
 def parse_source(spec: str) -> tuple[str, str]:
-    """Splits a source string into (kind, argument); kind is "tfds", "folder" or "demo"."""
+    """Splits one source string into (kind, argument); kind is "tfds", "folder" or "demo".
+
+    A mixture "A+B@W" is first cut into its parts by `mixture.parse_mixture`.
+    """
     kind, sep, argument = spec.partition(":")
     if spec == "demo":
         return "demo", ""
@@ -119,12 +129,29 @@ def parse_source(spec: str) -> tuple[str, str]:
 
 def open_source(
     spec: str, split: str, *, tfds_data_dir: str | None = None, val_fraction: float = 0.05
-) -> FileSource | MemorySource | TfdsSource:
-    """Opens split `split` of the source `spec` (see the module docstring).
+) -> FileSource | MemorySource | TfdsSource | MixtureSource:
+    """Opens split `split` of the source or mixture `spec` (see the module docstring).
+
+    Returns a `FileSource`, `MemorySource`, `TfdsSource` or, for a mixture of several sources,
+    a `mixture.MixtureSource`.
 
     Raises:
-      DataSourceError: unknown form, missing path, no images, TFDS dataset not prepared.
+      DataSourceError: unknown form, missing path, no images, TFDS dataset not prepared, bad
+        mixture weights.
     """
+    if "+" in spec or "@" in spec:
+        from colorize_jax.data import mixture  # Imported here: mixture builds on this module.
+
+        return mixture.open_mixture(
+            spec, split, tfds_data_dir=tfds_data_dir, val_fraction=val_fraction
+        )
+    return open_single(spec, split, tfds_data_dir=tfds_data_dir, val_fraction=val_fraction)
+
+
+def open_single(
+    spec: str, split: str, *, tfds_data_dir: str | None = None, val_fraction: float = 0.05
+) -> FileSource | MemorySource | TfdsSource:
+    """Opens split `split` of one source `spec`, "tfds:...", "folder:..." or "demo"."""
     kind, argument = parse_source(spec)
     if kind == "tfds":
         return open_tfds(argument, split, data_dir=tfds_data_dir)

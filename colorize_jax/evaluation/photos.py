@@ -175,43 +175,58 @@ def config_overrides(
     return overrides, unknown
 
 
-def evaluate_workdir(
-    workdir: str,
+def evaluate_model(
+    workdir: str | None,
     spec: str,
     *,
+    model: str | None = None,
     config=None,
+    overrides: Mapping[str, Any] | None = None,
+    vivid: bool = False,
     step: int | None = None,
     checkpoint: str = "latest",
     render_size: int | None = None,
 ) -> dict[str, Any]:
-    """`evaluate_photos` with a `colorize.Colorizer` of `workdir`'s checkpoint.
+    """`evaluate_photos` with a `colorize.Colorizer` of `workdir`'s checkpoint, or of the
+    shipped model `model` when `workdir` is None.
 
     `config` (None: the saved one) decodes as the split evaluation would: the fields in which it
-    differs from the workdir's saved config become the Colorizer's overrides. The results also
-    hold the `step` and the `render_size`.
+    differs from the workdir's saved config become the Colorizer's overrides, as do
+    `overrides` ({"decode_chroma_gain": 1.6}); `vivid` decodes with the config's vivid setting.
+    The results also hold the `step`, the `render_size` and the decode settings changed.
     """
     from colorize_jax.inference import restore as trained
     from colorize_jax.inference.colorizer import Colorizer
 
     find_photos(spec)  # a bad spec fails before the model loads
-    overrides = {}
+    changed = {}
     if config is not None:
-        saved = trained.as_plain(trained.load_config(workdir, None))
-        overrides, unknown = config_overrides(saved, trained.as_plain(config))
+        saved = (
+            trained.load_config(workdir, None) if model is None else trained.shipped_config(model)
+        )
+        changed, unknown = config_overrides(trained.as_plain(saved), trained.as_plain(config))
         if unknown:
             logging.warning("fields the saved config lacks, ignored: %s", ", ".join(unknown))
+    changed.update(overrides or {})
     colorizer = Colorizer(
-        workdir, step=step, checkpoint=checkpoint, render_size=render_size, overrides=overrides
+        workdir,
+        model=model,
+        step=step,
+        checkpoint=checkpoint,
+        render_size=render_size,
+        overrides=changed,
+        vivid=vivid,
     )
     logging.info(
         "evaluating %s at step %d on the photos %s (render size %d)",
-        workdir,
+        colorizer.source,
         colorizer.step,
         spec,
         colorizer.render_size,
     )
     results = evaluate_photos(lambda rgb: colorizer.colorize_batch([rgb])[0], spec)
-    return results | {"step": colorizer.step, "render_size": colorizer.render_size}
+    decode = {"decode_chroma_gain": float(colorizer.config.decode_chroma_gain)}
+    return results | {"step": colorizer.step, "render_size": colorizer.render_size, **decode}
 
 
 def write_results(output_dir: str, results: Mapping[str, Any]) -> str:

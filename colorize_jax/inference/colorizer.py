@@ -26,6 +26,7 @@ from colorize_jax.colour import colorspace
 from colorize_jax.data import decode
 from colorize_jax.inference import predict as prediction
 from colorize_jax.inference import restore as trained
+from colorize_jax.models import shipped
 from colorize_jax.objectives import heads
 from colorize_jax.runtime import sharding
 
@@ -33,40 +34,64 @@ DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "colorize_ja
 
 
 class Colorizer:
-    """A trained model restored from a workdir, colorizing uint8 images of any size.
+    """A trained model, from a workdir or shipped in the package, colorizing uint8 images.
 
     Args:
-      workdir: a training directory (checkpoints/ and config.json).
-      step: the checkpoint step; None: `checkpoint`'s choice.
+      workdir: a training directory (checkpoints/ and config.json); or None with `model`.
+      model: the name of a shipped model (`models.shipped.names()`) instead of a workdir;
+        `Colorizer.pretrained()` takes the default one.
+      step: the checkpoint step; None: `checkpoint`'s choice (workdirs only).
       checkpoint: "best" (by the config's best_metric; the latest if none was evaluated) or
         "latest".
       render_size: shorter side, in pixels, at which the network sees the image; None: the
-        training image size. Rounded to a multiple of the network's stride.
+        config's `render_size`, else its training image size. Rounded to a multiple of the
+        network's stride.
       overrides: config fields to change before building the model, {"classify.temperature":
         0.5}; they must not change the parameters' shapes.
+      vivid: decode with the config's `vivid_chroma_gain` (its more colourful setting) unless
+        the overrides set `decode_chroma_gain`.
     """
 
     def __init__(
         self,
-        workdir: str,
+        workdir: str | None = None,
         *,
+        model: str | None = None,
         step: int | None = None,
         checkpoint: str = "best",
         render_size: int | None = None,
         overrides: Mapping[str, Any] | None = None,
+        vivid: bool = False,
     ):
-        config = trained.load_config(workdir, None)
-        for key, value in (overrides or {}).items():
-            _set_field(config, key, value)
-        self.config = config
-        mesh = sharding.create_mesh(jax.local_devices()[:1])
-        self.network, self.step = trained.restore_generator(
-            config, workdir, mesh, step=step, which=checkpoint
+        if (workdir is None) == (model is None):
+            raise ValueError("give a Colorizer one of workdir or model (a shipped model's name)")
+        config = (
+            trained.load_config(workdir, None) if model is None else trained.shipped_config(model)
         )
+        overrides = dict(overrides or {})
+        if vivid:
+            overrides.setdefault("decode_chroma_gain", config.vivid_chroma_gain)
+        for key, value in overrides.items():
+            set_config_field(config, key, value)
+        self.config = config
+        self.source = workdir if model is None else f"shipped model {model}"
+        if model is None:
+            mesh = sharding.create_mesh(jax.local_devices()[:1])
+            self.network, self.step = trained.restore_generator(
+                config, workdir, mesh, step=step, which=checkpoint
+            )
+        else:
+            self.network, self.step = trained.shipped_generator(config, model)
         self.head = self.network.head
         self.stride = self.network.model.stride  # inputs are padded to it; a multiple avoids it
-        self.render_size = round_render_size(render_size or config.data.image_size, self.stride)
+        default_size = config.render_size or config.data.image_size
+        self.render_size = round_render_size(render_size or default_size, self.stride)
         self._predict = jax.jit(functools.partial(predict_ab, head=self.head))
+
+    @classmethod
+    def pretrained(cls, name: str = shipped.DEFAULT_MODEL, **kwargs: Any) -> Colorizer:
+        """The Colorizer of shipped model `name` (render_size=, overrides=, vivid= as above)."""
+        return cls(model=name, **kwargs)
 
     def render_shape(self, height: int, width: int) -> tuple[int, int]:
         """(height, width) of the network's copy of an image: shorter side = render_size."""
@@ -118,18 +143,20 @@ def colorize_by_render_shape(
     return results
 
 
-def load_colorizer(workdir: str, **kwargs: Any) -> Colorizer:
-    """`Colorizer(workdir, **kwargs)`, its workdir's problems as one-line errors naming the fix.
+def load_colorizer(workdir: str | None = None, **kwargs: Any) -> Colorizer:
+    """`Colorizer(workdir, **kwargs)`, its problems as one-line errors naming the fix.
 
     FileNotFoundError: no config.json, no checkpoint (or not that --step); ValueError: a
-    checkpoint whose files do not restore (truncated, corrupt, or of another model config).
+    checkpoint whose files do not restore (truncated, corrupt, or of another model config), an
+    unknown shipped `model=` or damaged shipped files.
     """
-    config_path = epath.Path(workdir) / "config.json"
-    if not config_path.exists():
-        raise FileNotFoundError(
-            f"{config_path} not found: point --workdir at a training directory "
-            "(config.json and checkpoints/, as colorize_jax.main writes them)"
-        )
+    if workdir is not None:
+        config_path = epath.Path(workdir) / "config.json"
+        if not config_path.exists():
+            raise FileNotFoundError(
+                f"{config_path} not found: point --workdir at a training directory "
+                "(config.json and checkpoints/, as colorize_jax.main writes them)"
+            )
     try:
         return Colorizer(workdir, **kwargs)
     except (ValueError, FileNotFoundError):
@@ -194,7 +221,7 @@ def _resize_rgb(rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(rgb).resize((shape[1], shape[0]), Image.BICUBIC))
 
 
-def _set_field(config, key: str, value: Any) -> None:
+def set_config_field(config, key: str, value: Any) -> None:
     """Sets the dotted `key` of `config` to `value` with ConfigDict's typed update; a string
     value is first parsed as the field's current type ("0.5", "true")."""
     node = config

@@ -1,6 +1,6 @@
 """Exports a trained generator for deployment: ONNX (jax2onnx) or StableHLO (jax.export).
 
-  python -m colorize_jax.export --workdir=DIR --format=onnx|stablehlo --output=PATH
+  python -m colorize_jax.export --workdir=DIR | --model=NAME --format=onnx|stablehlo --output=PATH
       [--checkpoint=best|latest] [--step=N] [--render_size=PX] [--set=KEY=VALUE]
       [--check_image=FILE] [--platforms=cpu,cuda]
 
@@ -44,10 +44,12 @@ FORMATS = ("onnx", "stablehlo")
 
 
 def export(
-    workdir: str,
+    workdir: str | None,
     model_format: str,
     output: str,
     *,
+    model: str | None = None,
+    vivid: bool = False,
     step: int | None = None,
     checkpoint: str = "best",
     render_size: int | None = None,
@@ -55,7 +57,8 @@ def export(
     check_image: str | None = None,
     platforms: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Exports, checks and describes `workdir`'s model; returns the sidecar written."""
+    """Exports, checks and describes `workdir`'s model (or the shipped `model`, when `workdir`
+    is None; `vivid` bakes its vivid decode in); returns the sidecar written."""
     if model_format not in FORMATS:
         raise ValueError(f"unknown --format {model_format!r}: use {' or '.join(FORMATS)}")
     if check_image:
@@ -65,7 +68,13 @@ def export(
 
         image = skimage.data.chelsea()
     colorizer = colorize.load_colorizer(
-        workdir, step=step, checkpoint=checkpoint, render_size=render_size, overrides=overrides
+        workdir,
+        model=model,
+        vivid=vivid,
+        step=step,
+        checkpoint=checkpoint,
+        render_size=render_size,
+        overrides=overrides,
     )
     if colorizer.config.model.get("bottleneck_attention_blocks"):
         raise ValueError(
@@ -83,7 +92,10 @@ def export(
         export_stablehlo(colorizer, output, platforms)
     described = metadata(colorizer, model_format, output)
     described["export_seconds"] = round(time.perf_counter() - start, 1)
-    described["workdir"], described["checkpoint"] = os.path.abspath(workdir), checkpoint
+    if workdir is None:
+        described["shipped_model"] = model
+    else:
+        described["workdir"], described["checkpoint"] = os.path.abspath(workdir), checkpoint
     rows = check_parity(colorizer, load_predict(output, model_format), image)
     described["parity"] = {
         "checks": rows,
@@ -107,6 +119,8 @@ FLAGS = flags.FLAGS
 def define_flags() -> None:
     """The command line's flags (defined only when run as a program, so importing is free)."""
     flags.DEFINE_string("workdir", None, "Training directory holding checkpoints/ and config.json.")
+    flags.DEFINE_string("model", None, "A shipped model to export instead of --workdir.")
+    flags.DEFINE_boolean("vivid", False, "Export the model's vivid decode (its vivid_chroma_gain).")
     flags.DEFINE_string("format", None, "Artifact: onnx or stablehlo.")
     flags.DEFINE_string("output", None, "Artifact path; its sidecar is PATH.json.")
     flags.DEFINE_integer("step", None, "Checkpoint step (default: see --checkpoint).")
@@ -121,14 +135,18 @@ def main(argv: list[str]) -> None:
     """Exports with the flags' settings; prints the artifact, its sidecar and its parity."""
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    if not FLAGS.workdir or not FLAGS.output or not FLAGS.format:
-        raise app.UsageError("--workdir, --format (onnx or stablehlo) and --output are required")
+    if bool(FLAGS.workdir) == bool(FLAGS.model) or not FLAGS.output or not FLAGS.format:
+        raise app.UsageError(
+            "one of --workdir or --model, --format (onnx or stablehlo) and --output are required"
+        )
     reporting.quiet_library_logs()
     with cli.one_line_errors("colorize_jax.export"):
         described = export(
             FLAGS.workdir,
             FLAGS.format,
             FLAGS.output,
+            model=FLAGS.model,
+            vivid=FLAGS.vivid,
             step=FLAGS.step,
             checkpoint=FLAGS.checkpoint,
             render_size=FLAGS.render_size,
@@ -137,7 +155,7 @@ def main(argv: list[str]) -> None:
             platforms=FLAGS.platforms,
         )
     print(
-        f"exported step {described['step']} of {FLAGS.workdir} to {FLAGS.output} "
+        f"exported step {described['step']} of {FLAGS.workdir or FLAGS.model} to {FLAGS.output} "
         f"({described['export_seconds']} s); sidecar {onnx_colorizer.sidecar_path(FLAGS.output)}"
     )
     for row in described["parity"]["checks"]:

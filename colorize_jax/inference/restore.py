@@ -1,4 +1,5 @@
-"""A trained generator from its workdir: the config training saved and the generator's weights.
+"""A trained generator from its workdir (the config training saved and the generator's weights),
+or a generator that ships in the package (`shipped_generator`, `models.shipped`).
 
 Evaluate, colorize and export need the generator's parameters and BatchNorm statistics only: no
 optimizer, no discriminator. `restore_generator` builds the generator model and its head
@@ -21,6 +22,7 @@ from etils import epath
 from flax import struct
 
 from colorize_jax.components import builder, defaults
+from colorize_jax.models import shipped
 from colorize_jax.objectives import heads
 from colorize_jax.runtime import checkpointing, sharding
 
@@ -131,6 +133,27 @@ def restore_generator(config, workdir: str, mesh, *, step: int | None, which: st
     generator = Generator(
         params=variables["params"],
         batch_stats=variables.get("batch_stats", {}),
+        model=model,
+        head=head,
+    )
+    return generator, step
+
+
+def shipped_config(name: str) -> ml_collections.ConfigDict:
+    """The completed config of shipped model `name` (ShippedModelError if unknown/damaged)."""
+    return defaults.complete(ml_collections.ConfigDict(shipped.read_description(name)["config"]))
+
+
+def shipped_generator(config: ml_collections.ConfigDict, name: str) -> tuple[Generator, int]:
+    """Shipped model `name`'s generator built from `config` (its `shipped_config`, decode
+    settings possibly changed); returns (it, the step it was trained to)."""
+    model, head = builder.build_generator(config)
+    like = builder.variables_shape(model, 1, config.data.image_size)
+    variables = shipped.read_weights(name, like)
+    step = int(shipped.read_description(name).get("step", 0))
+    generator = Generator(
+        params=jax.device_put(variables["params"]),
+        batch_stats=jax.device_put(variables["batch_stats"]),
         model=model,
         head=head,
     )

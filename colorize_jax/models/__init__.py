@@ -25,6 +25,7 @@ from colorize_jax.models import (
     encoder_decoder,
     patchgan,
     resnet_unet,
+    shipped,
     torchvision_weights,
     unet,
 )
@@ -54,6 +55,8 @@ def create_model(model_config: Mapping[str, Any], num_outputs: int) -> nn.Module
         raise ValueError(f"unknown model {name!r}{hint}; registered: {', '.join(sorted(MODELS))}")
     model_class = MODELS[name]
     fields = {f.name for f in dataclasses.fields(model_class)} - {"parent", "name"}
+    if "init_from" not in fields:  # weights to load, not a field of the network (any model can
+        kwargs.pop("init_from", None)  # start from a shipped one: load_pretrained_if_configured)
     unknown = sorted(set(kwargs) - fields)
     if unknown:
         raise ValueError(
@@ -66,13 +69,17 @@ def create_model(model_config: Mapping[str, Any], num_outputs: int) -> nn.Module
 def load_pretrained_if_configured(model_config: Mapping[str, Any], variables: dict) -> dict:
     """`variables` with the weights of `model_config["init_from"]` loaded, if that is set.
 
-    Returns `variables` unchanged when the config has no (or an empty) `init_from`. Pure, so it
+    `init_from` may also name a shipped model (`shipped.names()`): all its variables are loaded,
+    so the config must build the same network. Returns `variables` unchanged when the config
+    has no (or an empty) `init_from`. Pure, so it
     can run on initialized variables or inside a jitted initializer (where the weights become
     constants of the compiled function).
     """
     path = model_config.get("init_from") or ""
     if not path:
         return variables
+    if shipped.is_shipped_name(path):  # a whole shipped generator: fine-tuning it
+        return shipped.load_into(variables, path)
     name = model_config["name"]
     if name not in PRETRAINED_LOADERS:
         raise ValueError(f"model {name!r} cannot load pretrained weights (init_from={path!r})")

@@ -54,6 +54,9 @@ class EffNetUNet(nn.Module):
         path, or "" to train the encoder from scratch.
       freeze_encoder_batch_norm: the encoder normalizes with its (ImageNet) running statistics
         in training too, and never updates them.
+      frozen_encoder: the encoder is a fixed feature extractor: no gradient flows into it (so
+        its backward pass is never computed) and its batch norm keeps its running statistics.
+        The optimizer leaves its parameters as they are (`components.optimizer`).
       input_kind: "lightness" when the input is L / 50 - 1 (lab), "luma" when it is Y' * 2 - 1
         (rgb, yuv).
       dropout_rate: dropout after each decoder block (training only).
@@ -67,6 +70,7 @@ class EffNetUNet(nn.Module):
     norm: str = "batch"
     init_from: str = ""
     freeze_encoder_batch_norm: bool = False
+    frozen_encoder: bool = False
     input_kind: str = "lightness"
     dropout_rate: float = 0.0
     output_activation: str = "tanh"
@@ -91,10 +95,12 @@ class EffNetUNet(nn.Module):
         rgb = efficientnet.scale_input(encoder_rgb(x.astype(jnp.float32), self.input_kind))
         *skips, y = efficientnet.EfficientNetLite(
             self.variant,
-            freeze_batch_norm=self.freeze_encoder_batch_norm,
+            freeze_batch_norm=self.freeze_encoder_batch_norm or self.frozen_encoder,
             dtype=dtype,
             name="encoder",
         )(rgb, train=train)
+        if self.frozen_encoder:
+            skips, y = jax.lax.stop_gradient((skips, y))
         skips = [x.astype(dtype), *skips]  # Strides 1, 2, 4, 8, 16.
         for width, skip in zip(self.decoder_widths, reversed(skips), strict=True):
             y = jax.image.resize(y, (*skip.shape[:3], y.shape[-1]), method="bilinear")

@@ -48,6 +48,12 @@ CHROMA_GAIN_SWEEP = tuple(
     (f"chroma x{g}", {"decode_chroma_gain": g}) for g in ("1.3", "1.6", "2.0")
 )
 
+# imagenette128's photos with the 200 Berkeley segmentation training photos (people, animals,
+# landscapes, buildings) drawn as 18% of the examples (data.mixture).
+IMAGENETTE_AND_BSDS500 = (
+    "folder:../shared/data/imagenette128+folder:../shared/data/outside/bsds500_train@0.18"
+)
+
 # Of the perceptual term: its gradient is then about that of L1 + MSE near the truth (2-4x on a
 # gray prediction), as measured on imagenette128 at 128 px.
 PERCEPTUAL_WEIGHT = "0.01"
@@ -131,5 +137,28 @@ ROWS = (
         "effnet_unet_lab + perceptual effnet",
         "configs/effnet_unet_lab.py",
         {"losses.perceptual": PERCEPTUAL_WEIGHT, "perceptual.network": "efficientnet_lite0"},
+    ),
+    # Generalization beyond the training classes (issue 24): what keeps the encoder's ImageNet
+    # knowledge, a larger encoder, more varied photos. No decode variants (scored on outside
+    # photos with `--photos=../shared/data/outside/imagenet1k_sample`, 481 at full resolution).
+    Row("effnet_unet_lab encoder x0.2", "configs/effnet_unet_lab.py"),
+    Row(
+        "effnet_unet_lab frozen encoder",
+        "configs/effnet_unet_lab.py",
+        {"model.frozen_encoder": "true"},
+    ),
+    Row(
+        "effnet_unet_lab encoder x0.1 BN frozen + bsds500",
+        "configs/effnet_unet_lab.py",
+        {
+            "optimizer.encoder_lr_multiplier": "0.1",
+            "model.freeze_encoder_batch_norm": "true",
+            "data.source": IMAGENETTE_AND_BSDS500,
+        },
+    ),
+    Row(
+        "effnet_unet_lab lite2",
+        "configs/effnet_unet_lab.py",
+        {"model.variant": "lite2", "model.init_from": "efficientnet_lite2"},
     ),
 )

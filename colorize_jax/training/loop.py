@@ -129,6 +129,11 @@ def train_and_evaluate(
                 batch = sharding.to_global_arrays(next(train_iter), mesh)
                 state, step_metrics = step_fn(state, batch)
                 pending.append(step_metrics)
+                if len(pending) >= 2:
+                    # At most two steps in flight: without this bound, asynchronous dispatch runs
+                    # dozens of steps ahead of the computation (measured: 33 on 1 CPU core), and a
+                    # SIGTERM would be answered only when all of them are computed.
+                    jax.block_until_ready(pending[-2])
                 if step == start_step + 1:
                     reporter.start(step)  # throughput figures exclude compilation
                 if watch.should_stop(step):

@@ -11,6 +11,7 @@ Other fields (learning rate, steps, data, evaluation) may change between invocat
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -19,6 +20,7 @@ import jax
 import ml_collections
 from etils import epath
 
+from colorize_jax import models
 from colorize_jax.components import builder, defaults
 from colorize_jax.inference.restore import as_plain
 
@@ -70,7 +72,7 @@ def structural_fields(config: Mapping[str, Any]) -> dict[str, Any]:
         elif prefix not in NOT_STRUCTURAL:
             fields[prefix] = value
 
-    flatten("model", config.get("model", {}))
+    flatten("model", with_network_defaults(config.get("model", {})))
     fields["data.color_space"] = config.get("data", {}).get("color_space")
     fields["network outputs (config.losses, config.classify)"] = _num_outputs(config)
     optimizer = config["optimizer"]
@@ -86,6 +88,20 @@ def structural_fields(config: Mapping[str, Any]) -> dict[str, Any]:
             discriminator["optimizer"]["grad_clip_norm"]
         )
     return fields
+
+
+def with_network_defaults(model: Mapping[str, Any]) -> dict[str, Any]:
+    """A model section with the fields it leaves out at its network's defaults, so that a config
+    saved before a field existed (`model.frozen_encoder`) compares by the network it built."""
+    network = models.MODELS.get(model.get("name"))
+    if network is None:
+        return dict(model)
+    defaults = {
+        field.name: json.loads(json.dumps(field.default))
+        for field in dataclasses.fields(network)
+        if field.default is not dataclasses.MISSING and field.name not in ("parent", "name")
+    }
+    return {**defaults, **model}
 
 
 def _num_outputs(config: Mapping[str, Any]) -> int | None:

@@ -205,3 +205,21 @@ def test_resnet_unet_trains_with_a_frozen_then_slower_encoder(tmp_path):
     encoder_adam = split.inner_states["encoder"].inner_state[0]
     assert int(encoder_adam.count) == 2
     assert any(np.any(mu != 0) for mu in jax.tree.leaves(encoder_adam.mu["encoder"]))
+
+
+def test_a_frozen_encoder_model_leaves_the_encoder_alone_and_adamw_trains_the_rest():
+    config = presets.base_config()
+    config.optimizer.update(weight_decay=0.1, encoder_lr_multiplier=0.2)  # ignored when frozen
+    params, _, grad = _setup()
+    tx = optimizer.create_optimizer(
+        config.optimizer, lambda step: LEARNING_RATE, frozen_encoder=True
+    )
+    grads = grad(params)
+    got = _run(tx, [grads, grads], params)
+    want = _run(optax.adamw(LEARNING_RATE, weight_decay=0.1), [grads, grads], params)
+    for step in range(2):
+        for leaf in ("kernel", "bias"):
+            assert not np.any(got[step]["encoder"][leaf])  # no update, no weight decay
+            np.testing.assert_allclose(
+                got[step]["decoder"][leaf], want[step]["decoder"][leaf], rtol=1e-5
+            )

@@ -121,8 +121,8 @@ def test_a_given_config_decodes_through_the_colorizer_overrides(workdir, tmp_pat
     assert overrides == {"decode_chroma_gain": 3.0} and unknown == ["new_field"]
 
     Image.fromarray(photo(48, 64)).save(tmp_path / "a.png")
-    plain = photo_evaluation.evaluate_workdir(workdir, str(tmp_path / "a.png"))
-    vivid = photo_evaluation.evaluate_workdir(
+    plain = photo_evaluation.evaluate_model(workdir, str(tmp_path / "a.png"))
+    vivid = photo_evaluation.evaluate_model(
         workdir, str(tmp_path / "a.png"), config=tiny_config(decode_chroma_gain=3.0)
     )
     assert plain["names"] == vivid["names"] == ["a.png"] and vivid["step"] == 4

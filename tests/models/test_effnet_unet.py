@@ -101,3 +101,25 @@ def test_frozen_encoder_batch_norm_keeps_the_statistics():
 def test_loss_decreases_on_a_small_batch():
     losses = fit_losses(_model(decoder_widths=(16, 16, 16, 16, 16)), size=32)
     assert losses[-1] < 0.6 * losses[0]
+
+
+def test_a_frozen_encoder_gets_no_gradient_and_keeps_its_statistics():
+    model = _model(frozen_encoder=True, decoder_widths=(8, 8, 8, 8, 8))
+    variables = models.init_variables(model, jax.random.key(0), (1, 32, 32, 1))
+    x = jnp.asarray(np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 1)), jnp.float32)
+
+    def loss(params):
+        out, updates = model.apply(
+            {**variables, "params": params}, x, train=True, mutable=["batch_stats"]
+        )
+        return jnp.mean(jnp.square(out - 0.3)), updates
+
+    (_, updates), grads = jax.value_and_grad(loss, has_aux=True)(variables["params"])
+    assert all(not np.any(g) for g in jax.tree_util.tree_leaves(grads["encoder"]))
+    decoder = [g for k, v in grads.items() if k != "encoder" for g in jax.tree_util.tree_leaves(v)]
+    assert all(np.any(g) for g in decoder)
+    jax.tree_util.tree_map(
+        np.testing.assert_array_equal,
+        variables["batch_stats"]["encoder"],
+        updates["batch_stats"]["encoder"],
+    )

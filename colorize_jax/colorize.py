@@ -1,9 +1,10 @@
-"""Colorizes photos at full resolution with the shipped model or one you trained.
+"""Colorizes photos and videos at full resolution with the shipped model or one you trained.
 
   python -m colorize_jax.colorize INPUT... --output_dir=OUT [--model=NAME] [--vivid]
   python -m colorize_jax.colorize --workdir=DIR INPUT... --output_dir=OUT
       [--step=N | --checkpoint=latest] [--render_size=PX] [--format=png|jpeg] [--compare]
       [--allow_same_dir] [--batch_size=8] [--set=classify.temperature=0.5]
+      [--temporal=flow|none] [--temporal_strength=0.8] [--crf=18]
   python -m colorize_jax.colorize --onnx=MODEL.onnx INPUT... --output_dir=OUT [--render_size=PX]
       [--format=png|jpeg] [--compare] [--allow_same_dir] [--batch_size=8]
 
@@ -19,10 +20,22 @@ applied), alpha channel and CIELAB L (within quantization, < 0.5). Outputs are n
 inputs in OUT (folders mirrored); an input is never overwritten. A bad input is reported on one
 line and skipped; the exit status is 1 when any failed.
 
+Video files (`video_io.VIDEO_EXTENSIONS`: mp4, m4v, mov, mkv, avi, webm; folders and globs
+pick them up too) are colorized frame by frame, streamed (`inference.video`), into
+OUT/NAME.mp4: H.264 at --crf (default 18), the input's size, exact frame rate and frame count,
+its audio copied untouched (into NAME.mkv when an mp4 cannot carry that audio unchanged),
+upright when it carried a display rotation (docs/video.md).
+--temporal=flow (the default) blends each frame's colour with the previous output's carried
+along the optical flow (`inference.temporal`; --temporal_strength, default 0.8, in [0, 1]);
+--temporal=none colorizes each frame as a photo. A video is written under NAME.mp4.partial and
+renamed when complete.
+
 --onnx runs a model exported by `colorize_jax.export` (its sidecar MODEL.onnx.json beside
 it) with onnxruntime instead of a workdir with JAX: the same outputs, sizes and errors, and no JAX
-computation (`onnx_colorizer`). Its decode settings are those it was exported with, so --set,
---step and --checkpoint do not apply; --render_size defaults to the exported one.
+computation for photos (`onnx_colorizer`; a film's frames are joined to their lightness by
+an XLA-compiled function, `video.recombine_frame`). Its decode settings are those it was
+exported with, so --set, --step and --checkpoint do not apply; --render_size defaults to the
+exported one.
 
 Python:
   from colorize_jax.colorize import Colorizer
@@ -41,9 +54,9 @@ from collections.abc import Sequence
 from absl import app, flags, logging
 from tqdm import tqdm
 
-from colorize_jax.data import decode
+from colorize_jax.data import decode, sources
 from colorize_jax.evaluation import sheets
-from colorize_jax.inference import photos
+from colorize_jax.inference import photos, temporal, video, video_io
 from colorize_jax.inference.colorizer import (  # noqa: F401 - re-exported: colorize_jax.colorize.Colorizer
     DEFAULT_CACHE_DIR,
     Colorizer,
@@ -82,6 +95,9 @@ def define_flags() -> None:
     flags.DEFINE_integer("batch_size", 8, "Images colorized together (of one render shape).")
     flags.DEFINE_list("set", [], "Config overrides KEY=VALUE, e.g. classify.temperature=0.5.")
     flags.DEFINE_string("compilation_cache_dir", DEFAULT_CACHE_DIR, "XLA cache ('' to disable).")
+    flags.DEFINE_enum("temporal", "flow", list(video.TEMPORAL_MODES), "Videos: flow or none.")
+    flags.DEFINE_float("temporal_strength", 0.8, "Videos: previous frame's colour share, 0..1.")
+    flags.DEFINE_float("crf", video_io.DEFAULT_CRF, "Videos: H.264 quality (0 lossless..51).")
 
 
 def run(colorizer: Colorizer, inputs: Sequence[photos.PhotoInput], output_dir: str) -> int:
@@ -117,6 +133,43 @@ def run(colorizer: Colorizer, inputs: Sequence[photos.PhotoInput], output_dir: s
                     compare = photos.output_path(photo, output_dir, FLAGS.format, "_compare")
                     photos.write_photo(compare, sheets.grid([row]), None, FLAGS.format)
                 progress.update()
+    return failures
+
+
+def run_videos(colorizer, inputs: Sequence[photos.PhotoInput], output_dir: str, taken) -> int:
+    """Colorizes the video files `inputs` into `output_dir`; returns the number that failed.
+
+    `taken`: the real paths of all inputs, which no output may take.
+    """
+    settings = temporal.TemporalSettings(strength=FLAGS.temporal_strength)
+    failures = 0
+    for clip in inputs:
+        try:
+            info = video_io.probe(clip.path)
+            path = video.output_path(output_dir, clip.output_stem, info, taken)
+            result = video.colorize_video(
+                colorizer,
+                clip.path,
+                path,
+                temporal_mode=FLAGS.temporal,
+                settings=settings,
+                crf=FLAGS.crf,
+                batch_size=FLAGS.batch_size,
+                info=info,
+            )
+        except (video_io.VideoError, OSError) as error:  # OSError: the output cannot be written
+            failures += 1
+            _report_error(str(error).strip().splitlines()[0] if str(error).strip() else repr(error))
+            continue
+        logging.info(
+            "%s: %d frames in %.1f s (%.1f frames/s), %d scene cuts -> %s",
+            clip.path,
+            result.num_frames,
+            result.seconds,
+            result.num_frames / max(result.seconds, 1e-9),
+            result.scene_cuts,
+            result.output,
+        )
     return failures
 
 
@@ -156,12 +209,18 @@ def main(argv: list[str]) -> None:
         raise app.UsageError("--set, --step and --vivid do not apply to an ONNX model (fixed)")
     if FLAGS.model and FLAGS.step is not None:
         raise app.UsageError("--step applies to --workdir; a shipped model has one step")
+    if not 0.0 <= FLAGS.temporal_strength <= 1.0:
+        raise app.UsageError("--temporal_strength must be in [0, 1]")
     reporting.quiet_library_logs()
-    inputs, errors = photos.find_inputs(specs)
+    inputs, errors = photos.find_inputs(specs, sources.IMAGE_EXTENSIONS + video_io.VIDEO_EXTENSIONS)
+    videos = [item for item in inputs if video_io.is_video_path(item.path)]
+    inputs = [item for item in inputs if not video_io.is_video_path(item.path)]
     for error in errors:
         _report_error(error)
     try:
-        photos.check_output_dir(inputs, FLAGS.output_dir, allow_same_dir=FLAGS.allow_same_dir)
+        photos.check_output_dir(
+            inputs + videos, FLAGS.output_dir, allow_same_dir=FLAGS.allow_same_dir
+        )
         start = time.perf_counter()
         colorizer = _load_colorizer()
     except (ValueError, FileNotFoundError) as error:
@@ -174,9 +233,15 @@ def main(argv: list[str]) -> None:
         colorizer.stride,
         time.perf_counter() - start,
     )
-    failures = run(colorizer, inputs, FLAGS.output_dir) + len(errors)
-    done = len(inputs) - (failures - len(errors))
-    print(f"colorized {done} images into {FLAGS.output_dir}; {failures} failed", file=sys.stderr)
+    failures = run(colorizer, inputs, FLAGS.output_dir) if inputs else 0
+    taken = {os.path.realpath(item.path) for item in inputs + videos}
+    video_failures = run_videos(colorizer, videos, FLAGS.output_dir, taken) if videos else 0
+    done = len(inputs) - failures
+    failures += video_failures + len(errors)
+    summary = f"colorized {done} images"
+    if videos:
+        summary += f" and {len(videos) - video_failures} videos"
+    print(f"{summary} into {FLAGS.output_dir}; {failures} failed", file=sys.stderr)
     if failures:
         raise SystemExit(1)
 

@@ -4,6 +4,8 @@
       [--step=N | --checkpoint=best] [--output_dir=OUT]
   python -m colorize_jax.evaluate --workdir=DIR --photos=skimage|PATH [--render_size=PX] ...
   python -m colorize_jax.evaluate --model=NAME --photos=skimage|PATH [--vivid] [--set=K=V] ...
+  python -m colorize_jax.evaluate --workdir=DIR|--model=NAME --video=CLIP[,CLIP...]
+      [--temporal_strength=0.8] [--render_size=PX] ...
 
 Without --config the config saved by training (DIR/config.json) is used; with it, it must build
 the same model (decode settings such as `--config.classify.temperature` may differ). The
@@ -17,8 +19,14 @@ metrics; gray photos are skipped and counted. Writes photos_metrics.json (means,
 figures, names) to --output_dir, by default DIR/eval_photos. A --config applies the fields in
 which it differs from the saved config (decode settings) as the Colorizer's overrides, as does
 --set=KEY=VALUE; --vivid decodes with the config's `vivid_chroma_gain`. --model=NAME scores a
-shipped model (`models.shipped`) instead of a workdir: --photos only, results by default in
-runs/eval_photos/NAME.
+shipped model (`models.shipped`) instead of a workdir: --photos or --video only, results by
+default in runs/eval_photos/NAME.
+
+With --video, each colour clip is grayed, colorized frame by frame with --temporal=none and
+--temporal=flow (`evaluation.videos`) and compared with the original: per-frame PSNR, SSIM,
+CIEDE2000 and colourfulness, and the temporal metrics E_warp and CDC (`video_metrics`). Writes
+video_metrics.json to --output_dir, by default DIR/eval_video (runs/eval_video/NAME), and prints
+a table.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from ml_collections import config_flags
 from colorize_jax.evaluation import evaluator as evaluation
 from colorize_jax.evaluation import evaluators as evaluator_registry
 from colorize_jax.evaluation import photos as photo_evaluation
+from colorize_jax.evaluation import videos as video_evaluation
 from colorize_jax.inference import restore as trained
 from colorize_jax.runtime import cli, reporting, sharding
 
@@ -46,10 +55,12 @@ flags.DEFINE_string(
 flags.DEFINE_string(
     "photos", "", "Evaluate on whole colour photos instead: 'skimage' or a folder, file or glob."
 )
-flags.DEFINE_integer("render_size", None, "With --photos: shorter side the network sees.")
-flags.DEFINE_string("model", None, "With --photos: a shipped model instead of --workdir.")
-flags.DEFINE_boolean("vivid", False, "With --photos: decode with the vivid setting.")
-flags.DEFINE_list("set", [], "With --photos: config overrides KEY=VALUE (decode settings).")
+flags.DEFINE_integer("render_size", None, "With --photos/--video: shorter side the network sees.")
+flags.DEFINE_string("model", None, "With --photos/--video: a shipped model, not --workdir.")
+flags.DEFINE_boolean("vivid", False, "With --photos/--video: decode with the vivid setting.")
+flags.DEFINE_list("set", [], "With --photos/--video: config overrides KEY=VALUE (decode).")
+flags.DEFINE_list("video", [], "Evaluate on colour video clips instead (temporal metrics too).")
+flags.DEFINE_float("temporal_strength", None, "With --video: the flow blend's strength, 0..1.")
 
 
 def _evaluate(
@@ -77,10 +88,15 @@ def _evaluate(
     return epath.Path(output_dir) if output_dir else epath.Path(workdir) / "eval"
 
 
-def _evaluate_photos(workdir: str | None, config, step: int | None, which: str) -> str:
-    results = photo_evaluation.evaluate_model(
+def _evaluate_with_colorizer(workdir: str | None, config, step: int | None, which: str) -> str:
+    """--photos or --video: scores a Colorizer of the workdir or the shipped --model."""
+    if FLAGS.video:
+        module, spec, extra = video_evaluation, FLAGS.video, {"strength": FLAGS.temporal_strength}
+    else:
+        module, spec, extra = photo_evaluation, FLAGS.photos, {}
+    results = module.evaluate_model(
         workdir,
-        FLAGS.photos,
+        spec,
         model=FLAGS.model,
         config=config,
         overrides=dict(item.split("=", 1) for item in FLAGS.set),
@@ -88,13 +104,19 @@ def _evaluate_photos(workdir: str | None, config, step: int | None, which: str) 
         step=step,
         checkpoint=which,
         render_size=FLAGS.render_size,
+        **extra,
     )
-    print(json.dumps({k: v for k, v in results.items() if not isinstance(v, list)}, sort_keys=True))
-    default_dir = (
-        epath.Path(workdir) / "eval_photos" if workdir else f"runs/eval_photos/{FLAGS.model}"
-    )
-    output_dir = FLAGS.output_dir or str(default_dir)
-    return photo_evaluation.write_results(output_dir, results)
+    if FLAGS.video:
+        print(video_evaluation.table(results))
+    else:
+        print(
+            json.dumps(
+                {k: v for k, v in results.items() if not isinstance(v, list)}, sort_keys=True
+            )
+        )
+    folder = "eval_video" if FLAGS.video else "eval_photos"
+    default_dir = epath.Path(workdir) / folder if workdir else f"runs/{folder}/{FLAGS.model}"
+    return module.write_results(FLAGS.output_dir or str(default_dir), results)
 
 
 def main(argv: list[str]) -> None:
@@ -102,14 +124,22 @@ def main(argv: list[str]) -> None:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if bool(FLAGS.workdir) == bool(FLAGS.model):
         raise app.UsageError("give one of --workdir=DIR and --model=NAME (a shipped model)")
-    if not FLAGS.photos and (
+    if FLAGS.photos and FLAGS.video:
+        raise app.UsageError("give at most one of --photos and --video")
+    if not (FLAGS.photos or FLAGS.video) and (
         FLAGS.render_size is not None or FLAGS.model or FLAGS.vivid or FLAGS.set
     ):
-        raise app.UsageError("--render_size, --model, --vivid and --set apply to --photos only")
+        raise app.UsageError(
+            "--render_size, --model, --vivid and --set apply to --photos and --video only"
+        )
+    if FLAGS.temporal_strength is not None and not FLAGS.video:
+        raise app.UsageError("--temporal_strength applies to --video only")
     reporting.quiet_library_logs()
     with cli.one_line_errors("colorize_jax.evaluate"):
-        if FLAGS.photos:
-            path = _evaluate_photos(FLAGS.workdir, FLAGS.config, FLAGS.step, FLAGS.checkpoint)
+        if FLAGS.photos or FLAGS.video:
+            path = _evaluate_with_colorizer(
+                FLAGS.workdir, FLAGS.config, FLAGS.step, FLAGS.checkpoint
+            )
             logging.info("wrote %s", path)
             return
         eval_dir = _evaluate(

@@ -176,15 +176,16 @@ def demo_files() -> list[str]:
     return paths
 
 
-def list_images(root: str) -> list[str]:
-    """Image files under `root` (recursive, sorted by relative path, hidden entries skipped)."""
+def list_images(root: str, extensions: tuple[str, ...] = IMAGE_EXTENSIONS) -> list[str]:
+    """Image files (`extensions`, lower case) under `root` (recursive, sorted by relative path,
+    hidden entries skipped)."""
     found = []
     for folder, subfolders, files in os.walk(root, followlinks=True):
         subfolders[:] = [name for name in subfolders if not name.startswith(".")]
         found += [
             os.path.join(folder, name)
             for name in files
-            if not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS)
+            if not name.startswith(".") and name.lower().endswith(extensions)
         ]
     return sorted(found, key=lambda path: os.path.relpath(path, root))
 

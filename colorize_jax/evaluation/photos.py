@@ -175,9 +175,8 @@ def config_overrides(
     return overrides, unknown
 
 
-def evaluate_model(
+def build_colorizer(
     workdir: str | None,
-    spec: str,
     *,
     model: str | None = None,
     config=None,
@@ -186,19 +185,17 @@ def evaluate_model(
     step: int | None = None,
     checkpoint: str = "latest",
     render_size: int | None = None,
-) -> dict[str, Any]:
-    """`evaluate_photos` with a `colorize.Colorizer` of `workdir`'s checkpoint, or of the
-    shipped model `model` when `workdir` is None.
+):
+    """A `colorize.Colorizer` of `workdir`'s checkpoint, or of the shipped model `model` when
+    `workdir` is None.
 
     `config` (None: the saved one) decodes as the split evaluation would: the fields in which it
     differs from the workdir's saved config become the Colorizer's overrides, as do
     `overrides` ({"decode_chroma_gain": 1.6}); `vivid` decodes with the config's vivid setting.
-    The results also hold the `step`, the `render_size` and the decode settings changed.
     """
     from colorize_jax.inference import restore as trained
     from colorize_jax.inference.colorizer import Colorizer
 
-    find_photos(spec)  # a bad spec fails before the model loads
     changed = {}
     if config is not None:
         saved = (
@@ -208,7 +205,7 @@ def evaluate_model(
         if unknown:
             logging.warning("fields the saved config lacks, ignored: %s", ", ".join(unknown))
     changed.update(overrides or {})
-    colorizer = Colorizer(
+    return Colorizer(
         workdir,
         model=model,
         step=step,
@@ -217,6 +214,16 @@ def evaluate_model(
         overrides=changed,
         vivid=vivid,
     )
+
+
+def evaluate_model(workdir: str | None, spec: str, **kwargs: Any) -> dict[str, Any]:
+    """`evaluate_photos` with the Colorizer `build_colorizer(workdir, **kwargs)` makes (model=,
+    config=, overrides=, vivid=, step=, checkpoint=, render_size=).
+
+    The results also hold the `step`, the `render_size` and the decode settings changed.
+    """
+    find_photos(spec)  # a bad spec fails before the model loads
+    colorizer = build_colorizer(workdir, **kwargs)
     logging.info(
         "evaluating %s at step %d on the photos %s (render size %d)",
         colorizer.source,
@@ -229,10 +236,10 @@ def evaluate_model(
     return results | {"step": colorizer.step, "render_size": colorizer.render_size, **decode}
 
 
-def write_results(output_dir: str, results: Mapping[str, Any]) -> str:
-    """Writes `results` as OUTPUT_DIR/photos_metrics.json (atomically); returns its path."""
+def write_results(output_dir: str, results: Mapping[str, Any], name: str = RESULTS_FILE) -> str:
+    """Writes `results` as OUTPUT_DIR/NAME (photos_metrics.json) atomically; returns its path."""
     os.makedirs(output_dir, exist_ok=True)
-    path = os.path.join(output_dir, RESULTS_FILE)
+    path = os.path.join(output_dir, name)
     with open(path + ".partial", "w") as f:
         f.write(json.dumps(results, indent=2, sort_keys=True) + "\n")
     os.replace(path + ".partial", path)

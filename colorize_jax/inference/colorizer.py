@@ -137,7 +137,7 @@ def colorize_by_render_shape(
     for index, rgb in enumerate(images):
         groups[render_shape(*rgb.shape[:2])].append(index)
     for shape, indices in groups.items():
-        small = np.stack([_resize_rgb(images[i], shape) for i in indices])
+        small = np.stack([resize_rgb(images[i], shape) for i in indices])
         for i, ab_small in zip(indices, predict_ab(small), strict=True):
             results[i] = recombine(images[i], ab_small)
     return results
@@ -196,16 +196,30 @@ def target_ab(inputs: Any, predictions: Any, space: str) -> Any:
 
 def recombine(rgb: np.ndarray, ab_small: np.ndarray) -> np.ndarray:
     """The full-size lightness of `rgb` with `ab_small` upsampled to its size -> uint8 RGB."""
-    height, width = rgb.shape[:2]
-    lightness = colorspace.rgb_to_lab(rgb.astype(np.float32) / 255.0)[..., :1]
-    ab = np.stack(
-        [
-            np.asarray(Image.fromarray(ab_small[..., c]).resize((width, height), Image.BICUBIC))
-            for c in range(2)
-        ],
-        axis=-1,
-    )
-    lab = np.concatenate([lightness, ab.astype(np.float32)], axis=-1)
+    return join_lightness(rgb, upsample_ab(ab_small, *rgb.shape[:2]))
+
+
+def upsample_ab(ab_small: np.ndarray, height: int, width: int) -> np.ndarray:
+    """CIELAB (a, b) (h, w, 2) resized to (height, width, 2) float32, bicubic."""
+    if ab_small.shape[:2] == (height, width):
+        return np.asarray(ab_small, np.float32)
+    channels = [
+        np.asarray(
+            Image.fromarray(np.asarray(ab_small[..., c], np.float32)).resize(
+                (width, height), Image.BICUBIC
+            )
+        )
+        for c in range(2)
+    ]
+    return np.stack(channels, axis=-1).astype(np.float32)
+
+
+def join_lightness(rgb: Any, ab: Any) -> Any:
+    """uint8 RGB `rgb`'s CIELAB lightness with the chroma `ab` of its size -> uint8 RGB whose
+    lightness is kept (chroma shrunk into the gamut). NumPy in, NumPy out; jittable."""
+    xp = jnp if isinstance(rgb, jax.Array) else np
+    lightness = colorspace.rgb_to_lab(rgb.astype(xp.float32) / 255.0)[..., :1]
+    lab = xp.concatenate([lightness, xp.asarray(ab, xp.float32)], axis=-1)
     return colorspace.to_uint8(colorspace.lab_to_rgb_keep_lightness(lab))
 
 
@@ -215,7 +229,8 @@ def gray_version(rgb: np.ndarray) -> np.ndarray:
     return colorspace.to_uint8(colorspace.lab_to_rgb(lab * np.float32([1, 0, 0])))
 
 
-def _resize_rgb(rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def resize_rgb(rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """uint8 RGB `rgb` resized to `shape` (height, width), bicubic: the network's copy."""
     if rgb.shape[:2] == shape:
         return rgb
     return np.asarray(Image.fromarray(rgb).resize((shape[1], shape[0]), Image.BICUBIC))

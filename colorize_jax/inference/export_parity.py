@@ -37,7 +37,7 @@ def check_parity(
     rows = []
     for images in ([image], [turned, np.ascontiguousarray(turned[:, ::-1])]):
         shape = colorizer.render_shape(*images[0].shape[:2])
-        small = np.stack([colorize._resize_rgb(rgb, shape) for rgb in images])
+        small = np.stack([colorize.resize_rgb(rgb, shape) for rgb in images])
         inputs, _ = colorspace.encode(small, space)
         expected, got = np.asarray(reference(inputs)), np.asarray(predict(inputs), np.float32)
         target = np.abs(expected - got)

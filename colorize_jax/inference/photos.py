@@ -38,20 +38,22 @@ class Photo:
     has_colour: bool  # False for gray files and RGB files whose three channels are equal
 
 
-def find_inputs(specs: Sequence[str]) -> tuple[list[PhotoInput], list[str]]:
+def find_inputs(
+    specs: Sequence[str], extensions: tuple[str, ...] = sources.IMAGE_EXTENSIONS
+) -> tuple[list[PhotoInput], list[str]]:
     """Expands files, folders and globs into inputs; returns (inputs, errors for bad specs).
 
     A file named directly is an input whatever its extension (reading it tells whether it is an
-    image); folders and globs contribute only files with an image extension. Duplicates (the
-    same file reached twice) are kept once.
+    image); folders and globs contribute only files with one of `extensions` (lower case; by
+    default the image ones). Duplicates (the same file reached twice) are kept once.
     """
     found: list[tuple[str, str]] = []  # (path, output stem)
     errors = []
     for spec in specs:
         if os.path.isdir(spec):
-            files = sources.list_images(spec)
+            files = sources.list_images(spec, extensions)
             if not files:
-                errors.append(f"{spec}: folder has no images ({', '.join(_extensions())})")
+                errors.append(f"{spec}: folder has no images ({', '.join(extensions)})")
             root = os.path.abspath(spec)
             for path in files:
                 relative = os.path.relpath(os.path.abspath(path), root)
@@ -60,7 +62,7 @@ def find_inputs(specs: Sequence[str]) -> tuple[list[PhotoInput], list[str]]:
             found.append((spec, os.path.basename(spec)))
         elif glob.has_magic(spec):
             matches = sorted(glob.glob(spec, recursive=True))
-            images = [p for p in matches if p.lower().endswith(sources.IMAGE_EXTENSIONS)]
+            images = [p for p in matches if p.lower().endswith(extensions)]
             if not images:
                 errors.append(f"{spec}: pattern matches no image files")
             found += [(path, os.path.basename(path)) for path in images if os.path.isfile(path)]
@@ -166,7 +168,3 @@ def _alpha(image: Image.Image) -> np.ndarray | None:
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         return np.asarray(image.convert("RGBA"))[..., 3].copy()
     return None
-
-
-def _extensions() -> list[str]:
-    return list(sources.IMAGE_EXTENSIONS)

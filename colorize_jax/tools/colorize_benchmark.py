@@ -111,7 +111,7 @@ def measure(workdir: str) -> dict:
         start = time.perf_counter()
         colorizer.colorize(photo)
         totals.append(time.perf_counter() - start)
-        small = colorize._resize_rgb(photo, colorizer.render_shape(*photo.shape[:2]))
+        small = colorize.resize_rgb(photo, colorizer.render_shape(*photo.shape[:2]))
         start = time.perf_counter()
         colorizer.predict_ab(small[None])  # a NumPy array: the device work is done
         networks.append(time.perf_counter() - start)

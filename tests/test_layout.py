@@ -5,10 +5,12 @@ import os
 
 from tests.tiny_training import REPO
 
-# Lowest first; the command modules (outside subpackages) may import anything. presets.py, the
-# defaults, is a leaf below every layer: it imports nothing of the package.
+# Lowest first; the command modules (outside subpackages) may import anything. The leaves below
+# every layer import nothing of the package: presets.py (the defaults) and lookup.py (the one
+# "did you mean" for unknown names).
+LEAVES = ("presets", "lookup")
 LAYERS = (
-    "presets",
+    *LEAVES,
     "colour",
     "data",
     "models",
@@ -46,10 +48,11 @@ def imported_subpackages(path: str) -> set[str]:
 def test_no_subpackage_imports_a_higher_one_or_a_command():
     rank = {name: i for i, name in enumerate(LAYERS)}
     violations = [
-        f"colorize_jax/presets.py imports {target}"
-        for target in imported_subpackages(os.path.join(PACKAGE, "presets.py"))
+        f"colorize_jax/{leaf}.py imports {target}"
+        for leaf in LEAVES
+        for target in imported_subpackages(os.path.join(PACKAGE, f"{leaf}.py"))
     ]
-    for layer in LAYERS[1:]:
+    for layer in LAYERS[len(LEAVES) :]:
         for dirpath, _, files in os.walk(os.path.join(PACKAGE, layer)):
             for name in files:
                 if not name.endswith(".py"):
@@ -66,10 +69,10 @@ def test_every_module_is_in_a_layer_or_is_a_command():
         name[:-3] for name in os.listdir(PACKAGE) if name.endswith(".py") and name != "__init__.py"
     )
     commands = ["ab_prior", "benchmark", "colorize", "colorize_benchmark", "evaluate", "export"]
-    assert top_level == sorted([*commands, "main", "presets", "quality_table"])
+    assert top_level == sorted([*commands, "main", *LEAVES, "quality_table"])
     folders = sorted(
         name
         for name in os.listdir(PACKAGE)
         if os.path.isfile(os.path.join(PACKAGE, name, "__init__.py"))
     )
-    assert folders == sorted(LAYERS[1:])
+    assert folders == sorted(LAYERS[len(LEAVES) :])

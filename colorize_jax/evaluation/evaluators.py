@@ -24,13 +24,13 @@ Evaluators must be hashable (they key the cache of the jitted evaluation step).
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, Protocol
 
 import jax
 import jax.numpy as jnp
 
+from colorize_jax import lookup
 from colorize_jax.evaluation import metrics, pretrained_metrics
 
 # Keys the evaluation loop itself reports; no evaluator may declare them.
@@ -98,10 +98,9 @@ def resolve(names: str | Iterable[str]) -> tuple[tuple[str, Evaluator], ...]:
     resolved, owners = [], {}
     for name in names:
         if name not in EVALUATORS:
-            close = difflib.get_close_matches(name, EVALUATORS, n=3)
-            hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
             raise ValueError(
-                f"unknown evaluator {name!r} in config.evaluators{hint}; "
+                f"unknown evaluator {name!r} in config.evaluators"
+                f"{lookup.did_you_mean(name, EVALUATORS)}; "
                 f"available: {', '.join(sorted(EVALUATORS))}"
             )
         if any(name == seen for seen, _ in resolved):

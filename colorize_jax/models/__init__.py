@@ -11,7 +11,6 @@ that can start from pretrained weights also gets a line in `PRETRAINED_LOADERS`,
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -19,6 +18,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from colorize_jax import lookup
 from colorize_jax.models import (
     efficientnet_weights,
     effnet_unet,
@@ -50,9 +50,10 @@ def create_model(model_config: Mapping[str, Any], num_outputs: int) -> nn.Module
     kwargs = dict(model_config)
     name = kwargs.pop("name")
     if name not in MODELS:
-        close = difflib.get_close_matches(name, MODELS, n=3)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise ValueError(f"unknown model {name!r}{hint}; registered: {', '.join(sorted(MODELS))}")
+        raise ValueError(
+            f"unknown model {name!r}{lookup.did_you_mean(name, MODELS)}; "
+            f"registered: {', '.join(sorted(MODELS))}"
+        )
     model_class = MODELS[name]
     fields = {f.name for f in dataclasses.fields(model_class)} - {"parent", "name"}
     if "init_from" not in fields:  # weights to load, not a field of the network (any model can

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 from flax import traverse_util
 
+from colorize_jax import lookup
+
 SHIPPED_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "shipped")
 DEFAULT_MODEL = "effnet_lite0_v1"  # what `colorize` uses when given no --workdir or --model
 WEIGHTS_FILE = "weights.safetensors"
@@ -56,13 +58,10 @@ def is_shipped_name(name: str) -> bool:
 def model_dir(name: str) -> str:
     """The folder of shipped model `name`; ShippedModelError naming the choices if unknown."""
     if not is_shipped_name(name):
-        import difflib  # noqa: PLC0415
-
         available = names()
-        close = difflib.get_close_matches(name, available, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ShippedModelError(
-            f"no shipped model {name!r}{hint}; shipped: {', '.join(available) or 'none'} "
+            f"no shipped model {name!r}{lookup.did_you_mean(name, available, n=1)}; "
+            f"shipped: {', '.join(available) or 'none'} "
             "(or pass --workdir=DIR for a model you trained)"
         )
     return os.path.join(SHIPPED_DIR, name)

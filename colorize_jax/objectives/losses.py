@@ -11,7 +11,6 @@ the generator: it reads the network's outputs through the head and sums the weig
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from colorize_jax import lookup
 from colorize_jax.objectives import terms as terms_lib
 from colorize_jax.objectives.terms import TERMS, LossInputs
 
@@ -69,10 +69,9 @@ def create(
     known = sorted(TERMS)
     for name in weights:
         if name not in TERMS:
-            close = difflib.get_close_matches(name, known, n=3)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
             raise ValueError(
-                f"unknown loss term {name!r} in config.losses{hint}; available: "
+                f"unknown loss term {name!r} in config.losses{lookup.did_you_mean(name, known)}; "
+                "available: "
                 + "; ".join(
                     f"{kind}: {', '.join(n for n in known if TERMS[n].kind == kind)}"
                     for kind in terms_lib.KINDS

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import difflib
 import importlib.util
 import re
 import traceback
@@ -12,6 +11,7 @@ from typing import Any
 
 from absl import app, logging
 
+from colorize_jax import lookup
 from colorize_jax.data import DataSourceError, ImageDecodeError
 
 # Errors that mean "the input or config is wrong": shown as one line, not a traceback.
@@ -54,11 +54,11 @@ def unknown_key_message(config: Mapping[str, Any], key: str, flag: str = "config
     else:
         return None
     valid = config_keys(config)
-    close = difflib.get_close_matches(key, valid, n=3, cutoff=0.6)
+    close = lookup.closest(key, valid)
     if not close:  # e.g. a misspelt section: compare the last part with every field's
         leaf = key.rsplit(".", 1)[-1]
         by_leaf = {name.rsplit(".", 1)[-1]: name for name in reversed(valid)}
-        close = [by_leaf[m] for m in difflib.get_close_matches(leaf, list(by_leaf), n=3)]
+        close = [by_leaf[m] for m in lookup.closest(leaf, by_leaf)]
     hint = (
         f"closest valid keys: {', '.join(f'--{flag}.{name}' for name in close)}"
         if close

@@ -9,14 +9,13 @@ same generator, e.g. with a teacher network) is one module plus one line here.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import types
 from collections.abc import Callable
 
 import jax
 
-from colorize_jax import models
+from colorize_jax import lookup, models
 from colorize_jax.components import builder
 from colorize_jax.components.builder import Components
 from colorize_jax.runtime import sharding
@@ -36,10 +35,9 @@ def get(components: Components) -> types.ModuleType:
     """
     name = components.scheme
     if name not in SCHEMES:
-        close = difflib.get_close_matches(name, SCHEMES, n=2)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise ValueError(
-            f"unknown config.scheme {name!r}{hint}; available: {', '.join(sorted(SCHEMES))}"
+            f"unknown config.scheme {name!r}{lookup.did_you_mean(name, SCHEMES, n=2)}; "
+            f"available: {', '.join(sorted(SCHEMES))}"
         )
     scheme = SCHEMES[name]
     have, needs = set(components.networks), set(scheme.NETWORKS)

@@ -76,7 +76,7 @@ def test_unet_loss_decreases_on_a_small_batch():
 
 
 def test_unknown_model_names_the_closest():
-    with pytest.raises(ValueError, match="did you mean unet"):
+    with pytest.raises(ValueError, match="did you mean 'unet'"):
         models.create_model({"name": "unte"}, num_outputs=2)
 
 

@@ -52,12 +52,14 @@ def test_unknown_terms_are_named_with_the_close_matches_and_every_kind():
     with pytest.raises(ValueError) as error:
         losses.create({"l1": 1.0, "gan_vanila": 1.0}, discriminator=True)
     assert str(error.value) == (
-        "unknown loss term 'gan_vanila' in config.losses (did you mean gan_vanilla, gan_lsgan?); "
-        + available
+        "unknown loss term 'gan_vanila' in config.losses "
+        "(did you mean 'gan_vanilla', 'gan_lsgan'?); " + available
     )
-    with pytest.raises(ValueError, match=r"'percepual' in config.losses \(did you mean perceptual"):
+    with pytest.raises(
+        ValueError, match=r"'percepual' in config.losses \(did you mean 'perceptual'"
+    ):
         losses.create({"percepual": 1.0})
-    with pytest.raises(ValueError, match=r"'colourfulness' .*did you mean colorfulness"):
+    with pytest.raises(ValueError, match=r"'colourfulness' .*did you mean 'colorfulness'"):
         losses.create({"colourfulness": 1.0})
     # Nothing close: no suggestion, the list alone; an unknown name is an error even at weight 0.
     with pytest.raises(ValueError) as error:

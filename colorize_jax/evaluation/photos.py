@@ -195,7 +195,10 @@ def build_colorizer(
     """
     from colorize_jax.inference import restore as trained
     from colorize_jax.inference.colorizer import Colorizer
+    from colorize_jax.models import shipped
 
+    if model is not None:
+        model = shipped.open_model(model)  # model.json read once, for both uses below
     changed = {}
     if config is not None:
         saved = (

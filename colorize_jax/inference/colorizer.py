@@ -38,7 +38,8 @@ class Colorizer:
 
     Args:
       workdir: a training directory (checkpoints/ and config.json); or None with `model`.
-      model: the name of a shipped model (`models.shipped.names()`) instead of a workdir;
+      model: the name of a shipped model (`models.shipped.names()`) instead of a workdir, or
+        one opened from another folder (`shipped.open_model(name, root)`);
         `Colorizer.pretrained()` takes the default one.
       step: the checkpoint step; None: `checkpoint`'s choice (workdirs only).
       checkpoint: "best" (by the config's best_metric; the latest if none was evaluated) or
@@ -56,7 +57,7 @@ class Colorizer:
         self,
         workdir: str | None = None,
         *,
-        model: str | None = None,
+        model: str | shipped.ShippedModel | None = None,
         step: int | None = None,
         checkpoint: str = "best",
         render_size: int | None = None,
@@ -65,6 +66,8 @@ class Colorizer:
     ):
         if (workdir is None) == (model is None):
             raise ValueError("give a Colorizer one of workdir or model (a shipped model's name)")
+        if isinstance(model, str):
+            model = shipped.open_model(model)
         config = (
             trained.load_config(workdir, None) if model is None else trained.shipped_config(model)
         )
@@ -74,7 +77,7 @@ class Colorizer:
         for key, value in overrides.items():
             set_config_field(config, key, value)
         self.config = config
-        self.source = workdir if model is None else f"shipped model {model}"
+        self.source = workdir if model is None else f"shipped model {model.name}"
         if model is None:
             mesh = sharding.create_mesh(jax.local_devices()[:1])
             self.network, self.step = trained.restore_generator(

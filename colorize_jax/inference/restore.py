@@ -139,22 +139,23 @@ def restore_generator(config, workdir: str, mesh, *, step: int | None, which: st
     return generator, step
 
 
-def shipped_config(name: str) -> ml_collections.ConfigDict:
-    """The completed config of shipped model `name` (ShippedModelError if unknown/damaged)."""
-    return defaults.complete(ml_collections.ConfigDict(shipped.read_description(name)["config"]))
+def shipped_config(model: shipped.ShippedModel) -> ml_collections.ConfigDict:
+    """The completed config of the shipped `model` (`shipped.open_model`)."""
+    return defaults.complete(ml_collections.ConfigDict(model.config))
 
 
-def shipped_generator(config: ml_collections.ConfigDict, name: str) -> tuple[Generator, int]:
-    """Shipped model `name`'s generator built from `config` (its `shipped_config`, decode
+def shipped_generator(
+    config: ml_collections.ConfigDict, model: shipped.ShippedModel
+) -> tuple[Generator, int]:
+    """The shipped `model`'s generator built from `config` (its `shipped_config`, decode
     settings possibly changed); returns (it, the step it was trained to)."""
-    model, head = builder.build_generator(config)
-    like = builder.variables_shape(model, 1, config.data.image_size)
-    variables = shipped.read_weights(name, like)
-    step = int(shipped.read_description(name).get("step", 0))
+    network, head = builder.build_generator(config)
+    like = builder.variables_shape(network, 1, config.data.image_size)
+    variables = shipped.read_weights(model, like)
     generator = Generator(
         params=jax.device_put(variables["params"]),
         batch_stats=jax.device_put(variables["batch_stats"]),
-        model=model,
+        model=network,
         head=head,
     )
-    return generator, step
+    return generator, model.step

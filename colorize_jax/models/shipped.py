@@ -8,14 +8,15 @@ A shipped model is a folder `colorize_jax/shipped/NAME/` of three files:
   SHA-256 checking that the weights are the ones shipped;
 - `MODEL_CARD.md`: what it was trained on (and under which licence), for how long, its scores.
 
-This module knows the files and the weights; `inference.shipped` turns a name into a ready
-generator (its config completed, its head built), and `config.model.init_from=NAME` starts
-training from one (`load_into`). `tools/ship_model.py` writes a trained workdir's generator
-here.
+This module knows the files and the weights (`open_model` reads model.json once,
+`read_weights` the weights); `inference.restore` turns one into a ready generator (its config
+completed, its head built), and `config.model.init_from=NAME` starts training from one
+(`load_into`). `tools/ship_model.py` writes a trained workdir's generator here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -39,37 +40,59 @@ class ShippedModelError(ValueError):
     """A shipped model that is unknown, missing a file, or whose files are damaged."""
 
 
-def names() -> list[str]:
-    """The shipped models installed with the package, sorted."""
-    if not os.path.isdir(SHIPPED_DIR):
+@dataclasses.dataclass(frozen=True)
+class ShippedModel:
+    """A shipped model's folder and its model.json, read once (`open_model`)."""
+
+    name: str
+    directory: str
+    description: Mapping[str, Any]  # the parsed model.json
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The training config it was shipped with (a plain dict)."""
+        return self.description["config"]
+
+    @property
+    def step(self) -> int:
+        """The training step its weights are from."""
+        return int(self.description.get("step", 0))
+
+
+def names(root: str | None = None) -> list[str]:
+    """The shipped models in `root` (default: those installed with the package), sorted."""
+    root = root or SHIPPED_DIR
+    if not os.path.isdir(root):
         return []
     return sorted(
-        name
-        for name in os.listdir(SHIPPED_DIR)
-        if os.path.isfile(os.path.join(SHIPPED_DIR, name, MODEL_FILE))
+        name for name in os.listdir(root) if os.path.isfile(os.path.join(root, name, MODEL_FILE))
     )
 
 
-def is_shipped_name(name: str) -> bool:
+def is_shipped_name(name: str, root: str | None = None) -> bool:
     """Whether `name` is a shipped model's name (not a path)."""
-    return bool(name) and os.sep not in name and name in names()
+    return bool(name) and os.sep not in name and name in names(root)
 
 
-def model_dir(name: str) -> str:
+def model_dir(name: str, root: str | None = None) -> str:
     """The folder of shipped model `name`; ShippedModelError naming the choices if unknown."""
-    if not is_shipped_name(name):
-        available = names()
+    if not is_shipped_name(name, root):
+        available = names(root)
         raise ShippedModelError(
             f"no shipped model {name!r}{lookup.did_you_mean(name, available, n=1)}; "
             f"shipped: {', '.join(available) or 'none'} "
             "(or pass --workdir=DIR for a model you trained)"
         )
-    return os.path.join(SHIPPED_DIR, name)
+    return os.path.join(root or SHIPPED_DIR, name)
 
 
-def read_description(name: str) -> dict[str, Any]:
-    """The parsed model.json of shipped model `name` (its config under "config")."""
-    path = os.path.join(model_dir(name), MODEL_FILE)
+def open_model(name: str, root: str | None = None) -> ShippedModel:
+    """Shipped model `name` of `root` (default: the package's) with its model.json read.
+
+    Raises ShippedModelError when the name is unknown or model.json is damaged.
+    """
+    directory = model_dir(name, root)
+    path = os.path.join(directory, MODEL_FILE)
     try:
         with open(path) as f:
             description = json.load(f)
@@ -79,18 +102,17 @@ def read_description(name: str) -> dict[str, Any]:
             f"shipped model {name!r}: {path} is damaged ({type(error).__name__}: {error}); "
             "reinstall colorize_jax"
         ) from None
-    return description
+    return ShippedModel(name=name, directory=directory, description=description)
 
 
-def read_weights(name: str, like: Mapping[str, Any]) -> dict[str, Any]:
-    """Shipped model `name`'s variables in the tree, shapes and dtypes of `like`.
+def read_weights(model: ShippedModel, like: Mapping[str, Any]) -> dict[str, Any]:
+    """The shipped `model`'s variables in the tree, shapes and dtypes of `like`.
 
     `like` is a {"params", "batch_stats"} tree of arrays or `jax.ShapeDtypeStruct`s (e.g.
     `components.builder.variables_shape`). Raises ShippedModelError naming the file when it is
     missing, fails its SHA-256 or cannot be read, or when its variables do not fit `like`.
     """
-    description = read_description(name)
-    path = os.path.join(model_dir(name), WEIGHTS_FILE)
+    name, path = model.name, os.path.join(model.directory, WEIGHTS_FILE)
     if not os.path.isfile(path):
         raise ShippedModelError(
             f"shipped model {name!r}: {path} is missing; reinstall colorize_jax"
@@ -98,7 +120,7 @@ def read_weights(name: str, like: Mapping[str, Any]) -> dict[str, Any]:
     with open(path, "rb") as f:
         data = f.read()
     digest = hashlib.sha256(data).hexdigest()
-    if digest != description.get("weights_sha256"):
+    if digest != model.description.get("weights_sha256"):
         raise ShippedModelError(
             f"shipped model {name!r}: {path} is damaged (its SHA-256 is not the one in "
             f"{MODEL_FILE}); reinstall colorize_jax"
@@ -148,7 +170,7 @@ def unflatten_like(
 
 def load_into(variables: Mapping[str, Any], name: str) -> dict[str, Any]:
     """`variables` replaced by shipped model `name`'s (init_from=NAME: fine-tuning it)."""
-    return read_weights(name, variables)
+    return read_weights(open_model(name), variables)
 
 
 def write(

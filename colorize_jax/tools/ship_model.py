@@ -66,12 +66,8 @@ def ship(workdir, name, card, *, step, checkpoint, overrides, output_dir) -> dic
     reference = colorize.Colorizer(workdir, step=step, overrides=overrides)
     image = skimage.data.chelsea()
     expected = reference.colorize(image).astype(np.float32)
-    original_dir = shipped.SHIPPED_DIR
-    shipped.SHIPPED_DIR = output_dir  # read back what was just written
-    try:
-        actual = colorize.Colorizer(model=name).colorize(image).astype(np.float32)
-    finally:
-        shipped.SHIPPED_DIR = original_dir
+    written = shipped.open_model(name, root=output_dir)  # read back what was just written
+    actual = colorize.Colorizer(model=written).colorize(image).astype(np.float32)
     difference = float(np.abs(actual - expected).mean())
     print(
         f"{directory}: {size_mb:.2f} MB of float16 weights, step {step}; chelsea differs from "

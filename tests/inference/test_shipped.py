@@ -111,7 +111,7 @@ def test_init_from_a_shipped_model_starts_training_from_its_weights(shipped_dir,
     generator = restored_generator(str(tmp_path / "fine_tune"))
     params = generator.params
     like = {"params": params, "batch_stats": generator.batch_stats}
-    expected = shipped.read_weights(NAME, like)["params"]
+    expected = shipped.read_weights(shipped.open_model(NAME), like)["params"]
     leaves = jax.tree_util.tree_leaves(params)
     assert len(leaves) == len(jax.tree_util.tree_leaves(expected))
     for got, want in zip(leaves, jax.tree_util.tree_leaves(expected), strict=True):

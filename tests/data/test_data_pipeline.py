@@ -7,6 +7,8 @@ colour, so the colour of an example says which file it came from.
 import itertools
 import json
 import logging
+import subprocess
+import sys
 
 import grain
 import jax
@@ -21,6 +23,7 @@ from colorize_jax import data, presets
 from colorize_jax.colour import colorfulness as colorfulness_lib
 from colorize_jax.data import pipeline, sources, unreadable
 from colorize_jax.data.shuffle import EpochShuffleMapDataset
+from tests.tiny_training import REPO
 
 NUM_GOOD = 10
 BAD_FILES = {"broken.jpg": "truncated", "empty.jpg": "zero bytes", "text.jpg": "not an image"}
@@ -452,3 +455,32 @@ def test_a_threshold_that_drops_every_photo_fails_instead_of_spinning(tmp_path):
     config = _config(f"folder:{tmp_path}", min_colorfulness=1000)
     with pytest.raises(ValueError, match="skipped 100.00 %"):
         next(data.create_train_iterator(config, batch_size=2))
+
+
+def test_batches_from_worker_processes_leak_no_shared_memory(folder, tmp_path):
+    # A batch still referenced at exit (as a device array aliasing it can be) must not leave
+    # the workers' shared-memory segments behind: Python's resource_tracker warns of leaks at
+    # shutdown, in a process of its own, so the run is a subprocess and its stderr is read.
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import ml_collections\n"
+        "from colorize_jax import data\n"
+        "KEPT = []\n"
+        "def main():\n"
+        "    config = ml_collections.ConfigDict({'seed': 0, 'per_device_batch_size': 3, 'data': {\n"
+        f"        'source': 'folder:{folder}', 'image_size': 8, 'num_threads': 2,\n"
+        "        'num_workers': 2, 'prefetch_buffer_size': 1}})\n"
+        "    iterator = data.create_train_iterator(config, batch_size=3)\n"
+        "    KEPT.append(next(iterator))\n"
+        "    KEPT.append(next(iterator))\n"
+        "    iterator.close()\n"
+        "    print('done', KEPT[-1]['image'].shape)\n"
+        "if __name__ == '__main__':\n"
+        "    main()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=REPO
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "done (3, 8, 8, 3)" in result.stdout
+    assert "leaked" not in result.stderr, result.stderr[-2000:]

@@ -157,8 +157,12 @@ def build_page(
         settings = [render, gain, temperature]
         outputs = [status, slider, rows, downloads, pairs]
         for event in (files.upload, button.click):
-            event(colorize, [files, *settings], outputs, concurrency_id=QUEUE_ID)
-        gallery_samples.select(colorize_sample, settings, outputs, concurrency_id=QUEUE_ID)
+            event(
+                colorize, [files, *settings], outputs, concurrency_id=QUEUE_ID, concurrency_limit=1
+            )
+        gallery_samples.select(
+            colorize_sample, settings, outputs, concurrency_id=QUEUE_ID, concurrency_limit=1
+        )
         rows.select(show_pair, pairs, slider, queue=False)
     return page.queue(default_concurrency_limit=1, max_size=limits.queue_size)
 

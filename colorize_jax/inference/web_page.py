@@ -71,21 +71,23 @@ def build_page(
             raise gr.Error("\n".join(errors), title="Could not colorize", print_exception=False)
         for error in errors:
             gr.Warning(error)
-        rows = [
-            (web_colorize.display_row(r), f"{r.name}: gray | colorized | original") for r in results
-        ]
-        pairs = [
-            (web_colorize.display_copy(r.gray), web_colorize.display_copy(r.colorized))
+        views = [
+            (
+                (web_colorize.display_copy(r.gray), web_colorize.display_copy(r.colorized)),
+                web_colorize.display_row(r),
+            )
             for r in results
         ]
+        thumbnails = [(web_colorize.display_copy(r.colorized, 160), r.name) for r in results]
         status = web_colorize.summary(results, errors)
-        return status, pairs[0], rows, [r.download for r in results], pairs
+        downloads = [r.download for r in results]
+        return status, *views[0], thumbnails, downloads, views
 
     def colorize_sample(render_size, chroma_gain, temperature, event: gr.SelectData):
         return colorize([samples[event.index]], render_size, chroma_gain, temperature)
 
-    def show_pair(pairs, event: gr.SelectData):
-        return pairs[event.index] if pairs and event.index < len(pairs) else gr.skip()
+    def show(views, event: gr.SelectData):
+        return views[event.index] if event.index < len(views) else gr.skip()
 
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as page:
         gr.Markdown(
@@ -131,8 +133,8 @@ def build_page(
                 gallery_samples = gr.Gallery(
                     [(_thumbnail(path), os.path.basename(path)) for path in samples],
                     label="Or try one of scikit-image's sample photos",
-                    columns=4,
-                    height=260,
+                    columns=3,
+                    height=300,
                     allow_preview=False,
                     visible=bool(samples),
                     elem_id="samples",
@@ -140,11 +142,15 @@ def build_page(
             with gr.Column(scale=2):
                 status = gr.Markdown(elem_id="status")
                 slider = gr.ImageSlider(label="Gray | colorized", elem_id="slider")
-                rows = gr.Gallery(
-                    label="Gray | colorized | original",
-                    columns=1,
-                    height=360,
-                    object_fit="contain",
+                row = gr.Image(
+                    label="Gray | colorized | original", interactive=False, elem_id="row"
+                )
+                thumbnails = gr.Gallery(
+                    label="Colorized photos (click one to compare it above)",
+                    columns=6,
+                    fit_columns=False,
+                    height=150,
+                    allow_preview=False,
                     elem_id="results",
                 )
                 downloads = gr.File(
@@ -153,9 +159,9 @@ def build_page(
                     interactive=False,
                     elem_id="downloads",
                 )
-        pairs = gr.State([])
+        views = gr.State([])  # per result: (gray, colorized) for the slider, the row
         settings = [render, gain, temperature]
-        outputs = [status, slider, rows, downloads, pairs]
+        outputs = [status, slider, row, thumbnails, downloads, views]
         for event in (files.upload, button.click):
             event(
                 colorize, [files, *settings], outputs, concurrency_id=QUEUE_ID, concurrency_limit=1
@@ -163,7 +169,7 @@ def build_page(
         gallery_samples.select(
             colorize_sample, settings, outputs, concurrency_id=QUEUE_ID, concurrency_limit=1
         )
-        rows.select(show_pair, pairs, slider, queue=False)
+        thumbnails.select(show, views, [slider, row], queue=False)
     return page.queue(default_concurrency_limit=1, max_size=limits.queue_size)
 
 

@@ -6,6 +6,7 @@ The README's screenshot is this module's, saved where COLORIZE_APP_SCREENSHOT sa
   COLORIZE_APP_SCREENSHOT=docs/app_screenshot.png python -m pytest tests/browser -k download
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -45,35 +46,49 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    """The app's URL; at the end it is stopped with SIGTERM and its temporary folder is gone."""
-    tmpdir = tmp_path_factory.mktemp("app_tmp")
-    log_path = tmpdir.parent / "app.log"
+@contextlib.contextmanager
+def running_app(tmpdir, *flags):
+    """`python -m colorize_jax.app` on a free port with TMPDIR=tmpdir; yields its URL. At the end
+    it is stopped with SIGTERM, and its temporary folder must be gone."""
+    log_path = tmpdir / "app.log"
     port = free_port()
     env = dict(os.environ, TMPDIR=str(tmpdir))
-    command = [sys.executable, "-m", "colorize_jax.app", f"--port={port}", "--render_size=64"]
+    command = [sys.executable, "-m", "colorize_jax.app", f"--port={port}", *flags]
     with open(log_path, "w") as log:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 180
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"the app exited ({process.returncode}):\n{log_path.read_text()[-3000:]}")
+    try:
+        while not answers(url):
+            if process.poll() is not None:
+                pytest.fail(f"the app exited ({process.returncode}):\n{log_path.read_text()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"the app did not answer in 180 s:\n{log_path.read_text()}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
             process.kill()
-            pytest.fail(f"the app did not answer in 180 s:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.5)
-    yield url
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=60) is not None
+            raise
     assert [p.name for p in tmpdir.iterdir() if p.name.startswith("colorize_app_")] == []
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """The app shared by this module's tests (render size 64 for speed)."""
+    with running_app(tmp_path_factory.mktemp("app"), "--render_size=64") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -93,13 +108,15 @@ def new_page(browser, app_url):
     """Opens the app in a fresh browser context (its own profile, like another user)."""
     contexts = []
 
-    def open_page():
+    def open_page(url=app_url):
         context = browser.new_context(
             accept_downloads=True, viewport={"width": 1280, "height": 900}
         )
         contexts.append(context)
         page = context.new_page()
-        page.goto(app_url)
+        page.outside = []  # requests the page makes anywhere but the app: there must be none
+        page.on("request", lambda r: None if r.url.startswith(url) else page.outside.append(r.url))
+        page.goto(url)
         page.wait_for_selector("#photos input[type=file]", state="attached")
         return page
 
@@ -136,6 +153,7 @@ def test_upload_colorize_and_download_keeps_size_and_lightness(new_page, tmp_pat
     assert np.abs(rgb2lab(result)[..., 0] - rgb2lab(photo)[..., 0]).max() < 0.6
     assert np.abs(rgb2lab(result)[..., 1:]).mean() > 1  # it has colour
     page.locator("#results img").first.wait_for()
+    assert page.outside == []
     page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
     if os.environ.get("COLORIZE_APP_SCREENSHOT"):
         save_screenshot(tmp_path / "app.png", os.environ["COLORIZE_APP_SCREENSHOT"])
@@ -166,6 +184,23 @@ def test_two_pages_at_once_both_finish(new_page, tmp_path):
         link.wait_for(timeout=RESULT_TIMEOUT_MS)
         assert link.get_attribute("download") == f"{name}_colorized.png"
         assert f"Colorized 1 photo: {name}.png." in page.locator("#status").inner_text()
+
+
+def test_a_full_queue_says_the_app_is_busy(new_page, tmp_path):
+    photo = write_photo(tmp_path / "astronaut.png", skimage.data.astronaut())
+    with running_app(
+        tmp_path, "--queue_size=1", "--render_size=256", "--nosamples", "--compilation_cache_dir="
+    ) as url:
+        pages = [new_page(url) for _ in range(3)]
+        upload(pages[0], photo)  # it runs (compiling the model first) ...
+        pages[0].wait_for_timeout(1500)  # its compilation alone takes longer
+        upload(pages[1], photo)  # ... this one waits, and the queue is full for the third
+        upload(pages[2], photo)
+        busy = pages[2].locator("[data-testid=toast-text]")
+        busy.first.wait_for(timeout=RESULT_TIMEOUT_MS)
+        assert "This application is currently busy" in busy.first.inner_text()
+        for page in pages[:2]:
+            page.locator("#downloads a[download]").wait_for(timeout=RESULT_TIMEOUT_MS)
 
 
 def save_screenshot(source, destination):

@@ -170,3 +170,15 @@ def test_summary_names_results_and_failures():
     text = web_colorize.summary([result, result], ["b.txt: the file is empty"])
     assert text == "Colorized 2 photos: a.png, a.png.\n\nNot colorized: b.txt: the file is empty"
     assert web_colorize.summary([result], []) == "Colorized 1 photo: a.png."
+
+
+def test_an_exported_model_changes_only_its_render_size():
+    from colorize_jax.inference.onnx_colorizer import ExportedColorizer
+
+    metadata = {"color_space": "lab", "stride": 32, "step": 3, "render_size": 64}
+    exported = ExportedColorizer(metadata, lambda lightness: np.zeros((*lightness.shape[:3], 2)))
+    variant = web_colorize.SettingsCache(exported).get(web_colorize.Settings(100))
+    assert (variant.render_size, exported.render_size) == (96, 64)
+    assert variant.colorize(np.zeros((40, 50, 3), np.uint8)).shape == (40, 50, 3)
+    with pytest.raises(ValueError, match="re-export"):
+        exported.with_settings(chroma_gain=1.25)

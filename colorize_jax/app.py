@@ -89,7 +89,7 @@ def main(argv: list[str]) -> None:
     temporary = tempfile.mkdtemp(prefix="colorize_app_")
     os.environ.update(OFFLINE_ENV, GRADIO_TEMP_DIR=temporary)
     # SIGTERM ends the server as Ctrl-C does, so that the folder below is removed.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         try:
             colorizer = load()
@@ -99,6 +99,10 @@ def main(argv: list[str]) -> None:
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
         logging.info("removed %s", temporary)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def serve(colorizer, temporary: str) -> None:

@@ -47,7 +47,13 @@ def build_page(
     cache = web_colorize.SettingsCache(colorizer)
     defaults = web_colorize.controls(colorizer)
 
-    def colorize(paths, render_size, chroma_gain, temperature, progress=gr.Progress()):  # noqa: B008 - Gradio's way
+    def colorize(
+        paths,
+        render_size,
+        chroma_gain,
+        temperature,
+        progress=gr.Progress(),  # noqa: B008
+    ):
         if not paths:
             raise gr.Error("Drop one or more photos on the upload box first.", title="No photo")
         settings = web_colorize.Settings(

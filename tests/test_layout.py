@@ -68,7 +68,15 @@ def test_every_module_is_in_a_layer_or_is_a_command():
     top_level = sorted(
         name[:-3] for name in os.listdir(PACKAGE) if name.endswith(".py") and name != "__init__.py"
     )
-    commands = ["ab_prior", "benchmark", "colorize", "colorize_benchmark", "evaluate", "export"]
+    commands = [
+        "ab_prior",
+        "app",
+        "benchmark",
+        "colorize",
+        "colorize_benchmark",
+        "evaluate",
+        "export",
+    ]
     assert top_level == sorted([*commands, "main", *LEAVES, "quality_table"])
     folders = sorted(
         name

@@ -11,6 +11,8 @@ uses too; `predict_ab` only turns it into CIELAB (a, b). The command line is
 from __future__ import annotations
 
 import collections
+import copy
+import dataclasses
 import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -99,6 +101,43 @@ class Colorizer:
     def render_shape(self, height: int, width: int) -> tuple[int, int]:
         """(height, width) of the network's copy of an image: shorter side = render_size."""
         return render_shape(self.render_size, self.stride, height, width)
+
+    def with_settings(
+        self,
+        *,
+        render_size: int | None = None,
+        chroma_gain: float | None = None,
+        temperature: float | None = None,
+    ) -> Colorizer:
+        """This model with other inference settings, sharing its weights (nothing is reloaded).
+
+        The same colours as a Colorizer built with `render_size=` and the overrides
+        `decode_chroma_gain` and `classify.temperature`. None keeps a setting; `temperature`
+        needs a classification head (ValueError otherwise), values must be positive.
+        """
+        head = self.head
+        updates = {"decode_chroma_gain": chroma_gain, "classify.temperature": temperature}
+        for key, value in updates.items():
+            if value is not None and not value > 0:
+                raise ValueError(f"{key} must be positive, got {value}")
+        if chroma_gain is not None:
+            head = dataclasses.replace(head, chroma_gain=float(chroma_gain))
+        if temperature is not None:
+            if not head.classify:
+                raise ValueError(f"{self.source} has no classification head: no temperature")
+            head = dataclasses.replace(head, temperature=float(temperature))
+        variant = copy.copy(self)
+        variant.config = self.config.copy_and_resolve_references()
+        for key, value in updates.items():
+            if value is not None:
+                set_config_field(variant.config, key, float(value))
+        if render_size is not None:
+            variant.render_size = round_render_size(render_size, self.stride)
+        if head != self.head:
+            variant.head = head
+            variant.network = self.network.replace(head=head)
+            variant._predict = jax.jit(functools.partial(predict_ab, head=head))
+        return variant
 
     def colorize(self, image: np.ndarray) -> np.ndarray:
         """Colorizes one gray (H, W) / (H, W, 1) or RGB (H, W, 3) uint8 image -> (H, W, 3) uint8.

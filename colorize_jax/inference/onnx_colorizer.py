@@ -17,6 +17,7 @@ Python:
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -90,6 +91,24 @@ class ExportedColorizer:
     def render_shape(self, height: int, width: int) -> tuple[int, int]:
         """(height, width) of the model's copy of an image: shorter side = render_size."""
         return colorize.render_shape(self.render_size, self.stride, height, width)
+
+    def with_settings(
+        self,
+        *,
+        render_size: int | None = None,
+        chroma_gain: float | None = None,
+        temperature: float | None = None,
+    ) -> ExportedColorizer:
+        """This model at another render size (None keeps it), as `Colorizer.with_settings`.
+
+        The decode settings were fixed at export: a chroma gain or temperature is a ValueError.
+        """
+        if chroma_gain is not None or temperature is not None:
+            raise ValueError("an exported model decodes as it was exported: re-export to change")
+        variant = copy.copy(self)
+        if render_size is not None:
+            variant.render_size = colorize.round_render_size(render_size, self.stride)
+        return variant
 
     def colorize(self, image: np.ndarray) -> np.ndarray:
         """Colorizes one gray (H, W) / (H, W, 1) or RGB (H, W, 3) uint8 image -> (H, W, 3) uint8."""

@@ -1,14 +1,16 @@
-"""A local web app to colorize photos in the browser (Gradio; `pip install -e '.[app]'`).
+"""A local web app to colorize photos and videos in the browser (Gradio: `pip install -e '.[app]'`).
 
   python -m colorize_jax.app [--model=NAME | --workdir=DIR | --onnx=PATH] [--port=7860]
-      [--host=127.0.0.1] [--render_size=PX] [--max_upload_mb=25] [--queue_size=8]
+      [--host=127.0.0.1] [--render_size=PX] [--max_upload_mb=25] [--max_video_mb=500]
+      [--queue_size=8]
 
 Open http://127.0.0.1:7860, drop photos (or pick one of scikit-image's samples), compare gray |
 colorized | original and download each full-resolution result (what `colorize` writes: same
-size, lightness and alpha). The page lives in `inference.web_page`, its logic in
-`inference.web_colorize`. The server listens on 127.0.0.1 only unless --host says otherwise;
-nothing is shared and Gradio's analytics are off. Uploads and results go only into one temporary
-folder (GRADIO_TEMP_DIR), removed when the app stops (Ctrl-C or SIGTERM).
+size, lightness and alpha); the Video tab colorizes a film as `colorize` does, with a frame
+progress bar. The page lives in `inference.web_page`, its logic in `inference.web_colorize`.
+The server listens on 127.0.0.1 only unless --host says otherwise; nothing is shared and
+Gradio's analytics are off. Uploads and results go only into one temporary folder
+(GRADIO_TEMP_DIR), removed when the app stops (Ctrl-C or SIGTERM).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def define_flags() -> None:
     flags.DEFINE_integer("port", 7860, "Port to listen on.")
     flags.DEFINE_float("max_upload_mb", 25, "Largest upload accepted, in megabytes.")
     flags.DEFINE_float("max_megapixels", 50, "Largest image accepted, in megapixels.")
+    flags.DEFINE_float("max_video_mb", 500, "Largest video upload accepted, in megabytes.")
     flags.DEFINE_integer("queue_size", 8, "Requests that may wait; more are told the app is busy.")
     flags.DEFINE_boolean("samples", True, "Offer scikit-image's sample photos on the page.")
     flags.DEFINE_string("compilation_cache_dir", DEFAULT_CACHE_DIR, "XLA cache ('' to disable).")
@@ -113,6 +116,7 @@ def serve(colorizer, temporary: str) -> None:
         max_bytes=int(FLAGS.max_upload_mb * 2**20),
         max_pixels=int(FLAGS.max_megapixels * 1e6),
         queue_size=FLAGS.queue_size,
+        max_video_bytes=int(FLAGS.max_video_mb * 2**20),
     )
     samples = web_page.sample_photos() if FLAGS.samples else []
     results = tempfile.mkdtemp(prefix="results_", dir=temporary)

@@ -138,12 +138,14 @@ def colorize_video(
     batch_size: int = 8,
     progress: bool | None = None,
     info: video_io.VideoInfo | None = None,
+    on_frame: Callable[[int, int | None], None] | None = None,
 ) -> VideoResult:
     """Colorizes the video file `input_path` into `output_path` (H.264, same size, exact frame
     rate and count, audio copied; see `video_io.VideoWriter`).
 
     `temporal_mode` "flow" blends along the optical flow (`settings`), "none" colorizes frame by
     frame. A progress bar (frames/s, ETA) goes to stderr; `progress` None: only on a terminal.
+    `on_frame(frames done, frames in the film or None)` is called after each frame is written.
     Raises `video_io.VideoError` (one line naming the file) for a bad input; the output is then
     not written.
     """
@@ -181,6 +183,8 @@ def colorize_video(
                 timings.temporal += middle - start
                 timings.recombine += time.perf_counter() - middle
                 bar.update()
+                if on_frame is not None:
+                    on_frame(writer.num_frames, info.num_frames)
 
             # Decoding, the network and the rest (flow, recombining, encoding) in three threads.
             with stages.Consumer(finish, depth=batch_size) as finishing:

@@ -21,11 +21,12 @@ import numpy as np
 from PIL import Image
 
 from colorize_jax.data import decode
-from colorize_jax.inference import photos
+from colorize_jax.inference import photos, temporal, video, video_io
 from colorize_jax.inference.colorizer import gray_version
 
 DEFAULT_MAX_BYTES = 25 * 2**20
 DEFAULT_MAX_PIXELS = 50_000_000
+DEFAULT_MAX_VIDEO_BYTES = 500 * 2**20
 DISPLAY_SIDE = 768  # the page shows copies whose longer side is at most this
 GAP = 8  # white pixels between the images of a display row
 
@@ -210,3 +211,46 @@ def summary(results: Sequence[Result], errors: Sequence[str]) -> str:
         lines.append(f"Colorized {len(results)} photo{'s' * (len(results) != 1)}: {names}.")
     lines += [f"Not colorized: {error}" for error in errors]
     return "\n\n".join(lines)
+
+
+def colorize_video_upload(
+    colorizer: Any,
+    path: str,
+    output_dir: str,
+    *,
+    temporal_mode: str = "flow",
+    strength: float = 0.8,
+    max_bytes: int = DEFAULT_MAX_VIDEO_BYTES,
+    on_frame: Callable[[int, int | None], None] | None = None,
+) -> str:
+    """Colorizes the uploaded video at `path` as `colorize` does (`video.colorize_video`: same
+    size, rate and frame count, audio copied) into a new folder under `output_dir`; returns the
+    output's path. UploadError names what is wrong with the upload."""
+    name = os.path.basename(path)
+    if not os.path.isfile(path):
+        raise UploadError(f"{name}: the upload did not arrive; try again")
+    size = os.path.getsize(path)
+    if size == 0:
+        raise UploadError(f"{name}: the file is empty")
+    if size > max_bytes:
+        raise UploadError(
+            f"{name}: {size / 2**20:.1f} MB is over the {max_bytes / 2**20:g} MB limit"
+        )
+    try:
+        info = video_io.probe(path)
+        folder = tempfile.mkdtemp(prefix="video_", dir=output_dir)
+        stem = os.path.splitext(name)[0] + "_colorized"
+        result = video.colorize_video(
+            colorizer,
+            path,
+            video.output_path(folder, stem, info),
+            temporal_mode=temporal_mode,
+            settings=temporal.TemporalSettings(strength=strength),
+            progress=False,
+            info=info,
+            on_frame=on_frame,
+        )
+    except video_io.VideoError as error:
+        reason = str(error).replace(path, name)  # no server paths on the page
+        raise UploadError(reason) from None
+    return result.output

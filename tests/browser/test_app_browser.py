@@ -214,3 +214,24 @@ def save_screenshot(source, destination):
     image = Image.open(source).convert("RGB")
     image = image.resize((image.width // 2, image.height // 2), Image.LANCZOS)
     image.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(destination, optimize=True)
+
+
+def test_a_video_is_colorized_in_its_tab_with_its_frames_and_audio(new_page, tmp_path):
+    from tests.inference import clip_files
+
+    path = clip_files.clip(tmp_path, "tone", frames=12)
+    page = new_page()
+    page.get_by_role("tab", name="Video").click()
+    page.locator("#video input[type=file]").set_input_files(path)
+    page.locator("#video a[download]").wait_for(timeout=RESULT_TIMEOUT_MS)  # uploaded
+    page.locator("#colorize_video").click()
+    link = page.locator("#video_download a[download]")
+    link.wait_for(timeout=RESULT_TIMEOUT_MS)
+    assert "Colorized tone.mp4" in page.locator("#video_status").inner_text()
+    with page.expect_download() as download_info:
+        link.click()
+    saved = tmp_path / "downloaded.mp4"
+    download_info.value.save_as(saved)
+    assert clip_files.stream_facts(str(saved)) == clip_files.stream_facts(path)
+    assert clip_files.audio_packets(str(saved)) == clip_files.audio_packets(path)
+    assert page.outside == []

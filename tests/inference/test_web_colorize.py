@@ -182,3 +182,32 @@ def test_an_exported_model_changes_only_its_render_size():
     assert variant.colorize(np.zeros((40, 50, 3), np.uint8)).shape == (40, 50, 3)
     with pytest.raises(ValueError, match="re-export"):
         exported.with_settings(chroma_gain=1.25)
+
+
+def test_a_video_upload_is_colorized_as_colorize_does_it(colorizer, tmp_path):
+    from tests.inference import clip_files
+
+    path = clip_files.clip(tmp_path, "tone", frames=8)
+    done = []
+    output = web_colorize.colorize_video_upload(
+        colorizer, path, str(tmp_path), on_frame=lambda count, total: done.append((count, total))
+    )
+    assert os.path.basename(output) == "tone_colorized.mp4"
+    facts = ("h264", clip_files.NTSC, 8, clip_files.WIDTH, clip_files.HEIGHT)
+    assert clip_files.stream_facts(output) == clip_files.stream_facts(path) == facts
+    assert clip_files.audio_packets(output) == clip_files.audio_packets(path)
+    assert done == [(count, 8) for count in range(1, 9)]
+
+
+def test_a_bad_video_upload_names_the_file_not_the_server_path(colorizer, tmp_path):
+    (tmp_path / "notes.mp4").write_text("not a video")
+    (tmp_path / "empty.mov").write_bytes(b"")
+    with pytest.raises(web_colorize.UploadError) as raised:
+        web_colorize.colorize_video_upload(colorizer, str(tmp_path / "notes.mp4"), str(tmp_path))
+    assert "notes.mp4" in str(raised.value) and str(tmp_path) not in str(raised.value)
+    with pytest.raises(web_colorize.UploadError, match="empty.mov: the file is empty"):
+        web_colorize.colorize_video_upload(colorizer, str(tmp_path / "empty.mov"), str(tmp_path))
+    with pytest.raises(web_colorize.UploadError, match="notes.mp4: .* MB is over the .* limit"):
+        web_colorize.colorize_video_upload(
+            colorizer, str(tmp_path / "notes.mp4"), str(tmp_path), max_bytes=5
+        )

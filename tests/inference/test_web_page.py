@@ -33,5 +33,5 @@ def test_page_offers_the_controls_of_the_model(page):
 def test_colorizations_share_one_bounded_queue(page):
     assert page._queue.max_size == 3
     colorizing = [fn for fn in page.fns.values() if fn.concurrency_id == web_page.QUEUE_ID]
-    assert len(colorizing) == 3  # an upload, the button, a sample
+    assert len(colorizing) == 4  # an upload, the button, a sample, the video button
     assert {fn.concurrency_limit for fn in colorizing} == {1}

@@ -2,40 +2,26 @@
 
 Both must take effect before JAX starts its CPU backend (XLA reads `XLA_FLAGS` once, and the
 allocator settings must precede the allocations of XLA's threads), so a program that runs JAX
-computations before importing colorize_jax keeps the defaults. Figures are from
-`python -m colorize_jax.benchmark --config=configs/bench_unet.py` with jaxlib 0.10.2 (train step
-of the U-Net twin, batch 16 x 64 px, float32) on two kinds of 2-core machine: an AMD EPYC with
-AVX2 (issue 7) and an AMD EPYC Zen 5 (family 26) with AVX-512 incl. BF16 and VNNI (issue 14).
-The best settings came out the same on both, so they do not depend on the CPU's features;
-`describe_cpu` names the CPU in the benchmark's output so that figures can be told apart.
+computations before importing colorize_jax keeps the defaults. The best settings came out the
+same on an AVX2 and an AVX-512 CPU, so they do not depend on the CPU's features; `describe_cpu`
+names the CPU in the benchmark's output so that figures can be told apart.
 
 XLA flags (`XLA_FLAGS`; a flag the user already set is left alone):
 
   --xla_cpu_experimental_ynn_fusion_type=   (empty: no YNNPACK fusions)
-      XLA:CPU hands dots, and the convolutions it rewrites into dots, to YNNPACK by default.
-      For convolutional networks (long contractions over pixels, few channels) YNNPACK was
-      1.5-4x slower than XLA's Eigen kernels: a 3x3 conv's weight gradient on 16x64x64x32 took
-      45 ms with it and 12 ms without; the train step 1.02 s and 0.70 s. The flag touches CPU
-      compilation only. Added only for jaxlib versions known to accept it (XLA aborts on an
-      unknown flag).
-      On AVX-512 (Zen 5), each option compiled into the same process and timed alternately
-      (best step of 12, s; runs/i14 scripts of issue 14): none 0.285; YNNPACK individual_dot
-      0.282 (within noise; its 2048^3 GEMM is 7% faster than XLA's, but the U-Net's dots are
-      small); individual_convolution 0.365 (+28%); dot+eltwise 0.299; bfloat16 compute 0.310,
-      with YNNPACK dot+conv 0.382 (no native BF16 GEMM on this path); prefer_vector_width=512
-      0.280, fast_math 0.286, concurrency-optimized scheduler, XNN graph fusion and tiling
-      propagation all within noise; oneDNN (`xla_cpu_use_onednn` + onednn fusion type dot)
-      dies with SIGILL. So YNNPACK stays off on both kinds of CPU.
+      For convolutional networks XLA's Eigen kernels were 1.5-4x faster than YNNPACK's. The
+      flag touches CPU compilation only. Added only for jaxlib versions known to accept it
+      (XLA aborts on an unknown flag).
 
 glibc malloc (`mallopt`), only when JAX will run on the CPU (no GPU/TPU plugin installed, or
 `JAX_PLATFORMS` starting with "cpu"), and not when `COLORIZE_JAX_DEFAULT_MALLOC=1`:
 
   one arena, no mmap for large blocks, no trimming
-      XLA:CPU allocates each step's temporaries as a few blocks of 40-200 MB. glibc serves
-      blocks that large with a fresh mmap and returns them at free, so every step faulted in
-      ~200 MB of zeroed pages again (50,000 page faults per step). Kept in one heap, the
-      blocks are reused: 4x fewer faults and a step of 0.62 s -> 0.56 s; the process holds
-      its peak memory instead of returning it to the system between steps.
+      XLA's 40-200 MB per-step blocks are reused instead of mapped afresh each step (4x fewer
+      page faults); the process holds its peak memory instead of returning it between steps.
+
+The benchmark figures behind both, and the options tried and not kept: docs/speed.md, section
+"CPU settings (runtime/cpu.py)".
 """
 
 from __future__ import annotations

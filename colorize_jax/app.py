@@ -24,7 +24,7 @@ import tempfile
 
 from absl import app, flags, logging
 
-from colorize_jax.inference.colorizer import (
+from colorize_jax.inference.full_resolution import (
     DEFAULT_CACHE_DIR,
     enable_compilation_cache,
     load_colorizer,

@@ -56,8 +56,8 @@ from tqdm import tqdm
 
 from colorize_jax.data import decode, sources
 from colorize_jax.evaluation import sheets
-from colorize_jax.inference import photos, temporal, video, video_io
-from colorize_jax.inference.colorizer import (  # noqa: F401 - re-exported: colorize_jax.colorize.Colorizer
+from colorize_jax.inference import photo_files, temporal, video, video_io
+from colorize_jax.inference.full_resolution import (  # noqa: F401 - re-exported: colorize_jax.colorize.Colorizer
     DEFAULT_CACHE_DIR,
     Colorizer,
     enable_compilation_cache,
@@ -89,7 +89,7 @@ def define_flags() -> None:
     flags.DEFINE_integer("step", None, "Checkpoint step (default: see --checkpoint).")
     flags.DEFINE_enum("checkpoint", "best", ["best", "latest"], "Which checkpoint without --step.")
     flags.DEFINE_integer("render_size", None, "Shorter side the network sees (default: training).")
-    flags.DEFINE_enum("format", "png", list(photos.OUTPUT_FORMATS), "Output file format.")
+    flags.DEFINE_enum("format", "png", list(photo_files.OUTPUT_FORMATS), "Output file format.")
     flags.DEFINE_boolean("compare", False, "Also write NAME_compare: gray | colorized | original.")
     flags.DEFINE_boolean("allow_same_dir", False, "Allow --output_dir to be an input's folder.")
     flags.DEFINE_integer("batch_size", 8, "Images colorized together (of one render shape).")
@@ -100,21 +100,21 @@ def define_flags() -> None:
     flags.DEFINE_float("crf", video_io.DEFAULT_CRF, "Videos: H.264 quality (0 lossless..51).")
 
 
-def run(colorizer: Colorizer, inputs: Sequence[photos.PhotoInput], output_dir: str) -> int:
+def run(colorizer: Colorizer, inputs: Sequence[photo_files.PhotoInput], output_dir: str) -> int:
     """Colorizes `inputs` into `output_dir`; returns the number of failed inputs.
 
     A progress bar (tqdm) is drawn on stderr when it is a terminal; `main` prints the counts.
     """
     input_paths = {os.path.realpath(photo.path) for photo in inputs}
     failures = 0
-    inputs = sorted(inputs, key=photos.header_size)  # similar sizes share batches
+    inputs = sorted(inputs, key=photo_files.header_size)  # similar sizes share batches
     bar = tqdm(total=len(inputs), desc="colorized", unit="image", file=sys.stderr, disable=None)
     with bar as progress:
         for chunk_start in range(0, len(inputs), FLAGS.batch_size):
             pending = []
             for photo in inputs[chunk_start : chunk_start + FLAGS.batch_size]:
                 try:
-                    pending.append((photo, photos.read_photo(photo.path)))
+                    pending.append((photo, photo_files.read_photo(photo.path)))
                 except decode.ImageDecodeError as error:
                     failures += 1
                     _report_error(str(error))
@@ -123,20 +123,20 @@ def run(colorizer: Colorizer, inputs: Sequence[photos.PhotoInput], output_dir: s
                 continue
             colorized = colorizer.colorize_batch([image.rgb for _, image in pending])
             for (photo, image), rgb in zip(pending, colorized, strict=True):
-                path = photos.output_path(photo, output_dir, FLAGS.format)
+                path = photo_files.output_path(photo, output_dir, FLAGS.format)
                 if os.path.realpath(path) in input_paths:
-                    path = photos.output_path(photo, output_dir, FLAGS.format, "_colorized")
-                photos.write_photo(path, rgb, image.alpha, FLAGS.format)
+                    path = photo_files.output_path(photo, output_dir, FLAGS.format, "_colorized")
+                photo_files.write_photo(path, rgb, image.alpha, FLAGS.format)
                 if FLAGS.compare:
                     gray = gray_version(image.rgb)
                     row = [gray, rgb] + ([image.rgb] if image.has_colour else [])
-                    compare = photos.output_path(photo, output_dir, FLAGS.format, "_compare")
-                    photos.write_photo(compare, sheets.grid([row]), None, FLAGS.format)
+                    compare = photo_files.output_path(photo, output_dir, FLAGS.format, "_compare")
+                    photo_files.write_photo(compare, sheets.grid([row]), None, FLAGS.format)
                 progress.update()
     return failures
 
 
-def run_videos(colorizer, inputs: Sequence[photos.PhotoInput], output_dir: str, taken) -> int:
+def run_videos(colorizer, inputs: Sequence[photo_files.PhotoInput], output_dir: str, taken) -> int:
     """Colorizes the video files `inputs` into `output_dir`; returns the number that failed.
 
     `taken`: the real paths of all inputs, which no output may take.
@@ -212,13 +212,15 @@ def main(argv: list[str]) -> None:
     if not 0.0 <= FLAGS.temporal_strength <= 1.0:
         raise app.UsageError("--temporal_strength must be in [0, 1]")
     reporting.quiet_library_logs()
-    inputs, errors = photos.find_inputs(specs, sources.IMAGE_EXTENSIONS + video_io.VIDEO_EXTENSIONS)
+    inputs, errors = photo_files.find_inputs(
+        specs, sources.IMAGE_EXTENSIONS + video_io.VIDEO_EXTENSIONS
+    )
     videos = [item for item in inputs if video_io.is_video_path(item.path)]
     inputs = [item for item in inputs if not video_io.is_video_path(item.path)]
     for error in errors:
         _report_error(error)
     try:
-        photos.check_output_dir(
+        photo_files.check_output_dir(
             inputs + videos, FLAGS.output_dir, allow_same_dir=FLAGS.allow_same_dir
         )
         start = time.perf_counter()

@@ -12,10 +12,10 @@ the same model (decode settings such as `--config.classify.temperature` may diff
 metrics are those of the evaluators `config.evaluators` names (`evaluation.evaluators`). Writes
 metrics.json and sheet.png to --output_dir, by default DIR/eval.
 
-With --photos, each colour photo of the set (scikit-image's `photo_evaluation.SKIMAGE_PHOTOS`,
-or a folder, file or glob) is colorized at full resolution by `colorize.Colorizer` (the network
-at --render_size, default the training size) and scored against the original with the same
-metrics; gray photos are skipped and counted. Writes photos_metrics.json (means, per-photo
+With --photos, each colour photo of the set (scikit-image's `photo_scores.SKIMAGE_PHOTOS`,
+or a folder, file or glob) is colorized at full resolution by `full_resolution.Colorizer` (the
+network at --render_size, default the training size) and scored against the original with the
+same metrics; gray photos are skipped and counted. Writes photos_metrics.json (means, per-photo
 figures, names) to --output_dir, by default DIR/eval_photos. A --config applies the fields in
 which it differs from the saved config (decode settings) as the Colorizer's overrides, as does
 --set=KEY=VALUE; --vivid decodes with the config's `vivid_chroma_gain`. --model=NAME scores a
@@ -23,7 +23,7 @@ shipped model (`models.shipped`) instead of a workdir: --photos or --video only,
 default in runs/eval_photos/NAME.
 
 With --video, each colour clip is grayed, colorized frame by frame with --temporal=none and
---temporal=flow (`evaluation.videos`) and compared with the original: per-frame PSNR, SSIM,
+--temporal=flow (`evaluation.video_scores`) and compared with the original: per-frame PSNR, SSIM,
 CIEDE2000 and colourfulness, and the temporal metrics E_warp and CDC (`video_metrics`). Writes
 video_metrics.json to --output_dir, by default DIR/eval_video (runs/eval_video/NAME), and prints
 a table.
@@ -37,11 +37,8 @@ from absl import app, flags, logging
 from etils import epath
 from ml_collections import config_flags
 
-from colorize_jax.evaluation import evaluator as evaluation
-from colorize_jax.evaluation import evaluators as evaluator_registry
-from colorize_jax.evaluation import photos as photo_evaluation
-from colorize_jax.evaluation import videos as video_evaluation
-from colorize_jax.inference import restore as trained
+from colorize_jax.evaluation import evaluators, photo_scores, validation, video_scores
+from colorize_jax.inference import restore
 from colorize_jax.runtime import cli, reporting, sharding
 
 FLAGS = flags.FLAGS
@@ -66,21 +63,21 @@ flags.DEFINE_float("temporal_strength", None, "With --video: the flow blend's st
 def _evaluate(
     workdir: str, config, step: int | None, which: str, output_dir: str | None = None
 ) -> epath.Path:
-    config = trained.load_config(workdir, config)
-    evaluators = tuple(config.evaluators)
-    evaluator_registry.resolve(evaluators)  # an unknown name fails before the model loads
+    config = restore.load_config(workdir, config)
+    evaluator_names = tuple(config.evaluators)
+    evaluators.resolve(evaluator_names)  # an unknown name fails before the model loads
     mesh = sharding.create_mesh()
-    generator, step = trained.restore_generator(config, workdir, mesh, step=step, which=which)
+    generator, step = restore.restore_generator(config, workdir, mesh, step=step, which=which)
     logging.info("evaluating %s at step %d", workdir, step)
-    eval_dataset = evaluation.create_dataset(config, mesh)
-    results, _ = evaluation.evaluate_and_write(
+    eval_dataset = validation.create_dataset(config, mesh)
+    results, _ = validation.evaluate_and_write(
         generator,
         generator.head,
         eval_dataset,
         mesh,
         workdir,
         step=step,
-        evaluators=evaluators,
+        evaluators=evaluator_names,
         num_sheet_images=config.num_sheet_images,
         eval_dir=output_dir,
     )
@@ -91,9 +88,9 @@ def _evaluate(
 def _evaluate_with_colorizer(workdir: str | None, config, step: int | None, which: str) -> str:
     """--photos or --video: scores a Colorizer of the workdir or the shipped --model."""
     if FLAGS.video:
-        module, spec, extra = video_evaluation, FLAGS.video, {"strength": FLAGS.temporal_strength}
+        module, spec, extra = video_scores, FLAGS.video, {"strength": FLAGS.temporal_strength}
     else:
-        module, spec, extra = photo_evaluation, FLAGS.photos, {}
+        module, spec, extra = photo_scores, FLAGS.photos, {}
     results = module.evaluate_model(
         workdir,
         spec,
@@ -107,7 +104,7 @@ def _evaluate_with_colorizer(workdir: str | None, config, step: int | None, whic
         **extra,
     )
     if FLAGS.video:
-        print(video_evaluation.table(results))
+        print(video_scores.table(results))
     else:
         print(
             json.dumps(

@@ -38,7 +38,7 @@ RESERVED_KEYS = ("num_images", "num_skipped", "step")
 
 
 class Evaluator(Protocol):
-    """What `evaluator.evaluate` needs of a metric family (see the module docstring)."""
+    """What `validation.evaluate` needs of a metric family (see the module docstring)."""
 
     keys: tuple[str, ...]
 

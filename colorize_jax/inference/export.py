@@ -28,8 +28,7 @@ from typing import Any
 
 from absl import app, flags
 
-from colorize_jax.inference import colorizer as colorize
-from colorize_jax.inference import onnx_colorizer, photos
+from colorize_jax.inference import full_resolution, onnx_colorizer, photo_files
 from colorize_jax.inference.export_forward import export_onnx, export_stablehlo, load_predict
 from colorize_jax.inference.export_parity import (
     RGB_TOLERANCE,
@@ -62,12 +61,12 @@ def export(
     if model_format not in FORMATS:
         raise ValueError(f"unknown --format {model_format!r}: use {' or '.join(FORMATS)}")
     if check_image:
-        image = photos.read_photo(check_image).rgb
+        image = photo_files.read_photo(check_image).rgb
     else:
         import skimage.data  # noqa: PLC0415
 
         image = skimage.data.chelsea()
-    colorizer = colorize.load_colorizer(
+    colorizer = full_resolution.load_colorizer(
         workdir,
         model=model,
         vivid=vivid,

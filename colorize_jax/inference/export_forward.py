@@ -5,8 +5,8 @@ classification head's annealed mean or other `classify.decode`, the `decode_chro
 float32 NHWC lightness in [-1, 1], scaled as `colorspace.encode` makes the model's input (lab:
 L / 50 - 1; rgb, yuv: Y' * 2 - 1), to the predicted colour target scaled as `encode`'s targets
 (lab: (a, b) / 110; yuv: (U / U_MAX, V / V_MAX); rgb: RGB * 2 - 1). Batch, height and width are
-symbolic; height and width must be multiples of the model's stride (as `colorize.render_shape`
-makes them; the model would edge-pad other sizes):
+symbolic; height and width must be multiples of the model's stride (as
+`full_resolution.render_shape` makes them; the model would edge-pad other sizes):
 
   onnx       input "lightness" [B, H, W, 1] -> output "target" [B, H, W, C]; an H or W that is
              not a multiple is cropped down to one (bottom rows, right columns dropped).
@@ -24,11 +24,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from colorize_jax.inference import colorizer as colorize
-from colorize_jax.inference import onnx_colorizer, onnx_tracing
+from colorize_jax.inference import full_resolution, onnx_colorizer, onnx_tracing
 
 
-def predict_function(colorizer: colorize.Colorizer) -> Callable[[jax.Array], jax.Array]:
+def predict_function(colorizer: full_resolution.Colorizer) -> Callable[[jax.Array], jax.Array]:
     """lightness (B, H, W, 1) -> float32 colour target: network (train=False), then decode."""
     network, head = colorizer.network, colorizer.head
     variables = jax.device_get(network.variables)  # constants of the exported function
@@ -40,7 +39,7 @@ def predict_function(colorizer: colorize.Colorizer) -> Callable[[jax.Array], jax
     return predict
 
 
-def export_onnx(colorizer: colorize.Colorizer, path: str) -> None:
+def export_onnx(colorizer: full_resolution.Colorizer, path: str) -> None:
     """Writes the ONNX model of `predict_function` (symbolic B, H, W; see `onnx_tracing`)."""
     import onnx  # noqa: PLC0415 - optional dependencies (setup.cfg's export extra)
 
@@ -73,7 +72,7 @@ def export_onnx(colorizer: colorize.Colorizer, path: str) -> None:
 
 
 def export_stablehlo(
-    colorizer: colorize.Colorizer, path: str, platforms: Sequence[str] | None = None
+    colorizer: full_resolution.Colorizer, path: str, platforms: Sequence[str] | None = None
 ) -> None:
     """Writes `jax.export`'s serialization of `predict_function` for (B, S*h, S*w, 1) inputs."""
     stride = colorizer.stride

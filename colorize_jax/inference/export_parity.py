@@ -15,7 +15,7 @@ import jax
 import numpy as np
 
 from colorize_jax.colour import colorspace
-from colorize_jax.inference import colorizer as colorize
+from colorize_jax.inference import full_resolution
 from colorize_jax.inference.export_forward import predict_function
 
 TARGET_TOLERANCE = 1e-3  # max abs difference of the target (target units, ab / 110 for lab)
@@ -23,7 +23,9 @@ RGB_TOLERANCE = 0.1  # mean abs difference of the 8-bit RGB pictures
 
 
 def check_parity(
-    colorizer: colorize.Colorizer, predict: Callable[[np.ndarray], np.ndarray], image: np.ndarray
+    colorizer: full_resolution.Colorizer,
+    predict: Callable[[np.ndarray], np.ndarray],
+    image: np.ndarray,
 ) -> list[dict[str, Any]]:
     """The artifact's `predict` against the JAX model: `image` alone, and transposed twice.
 
@@ -37,7 +39,7 @@ def check_parity(
     rows = []
     for images in ([image], [turned, np.ascontiguousarray(turned[:, ::-1])]):
         shape = colorizer.render_shape(*images[0].shape[:2])
-        small = np.stack([colorize.resize_rgb(rgb, shape) for rgb in images])
+        small = np.stack([full_resolution.resize_rgb(rgb, shape) for rgb in images])
         inputs, _ = colorspace.encode(small, space)
         expected, got = np.asarray(reference(inputs)), np.asarray(predict(inputs), np.float32)
         target = np.abs(expected - got)
@@ -58,10 +60,10 @@ def check_parity(
 
 
 def _pictures(images, inputs, targets, space) -> np.ndarray:
-    ab = colorize.target_ab(inputs, targets, space)
-    return np.stack([colorize.recombine(*pair) for pair in zip(images, ab, strict=True)]).astype(
-        np.int16
-    )
+    ab = full_resolution.target_ab(inputs, targets, space)
+    return np.stack(
+        [full_resolution.recombine(*pair) for pair in zip(images, ab, strict=True)]
+    ).astype(np.int16)
 
 
 def failed_checks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

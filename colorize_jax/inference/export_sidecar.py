@@ -14,8 +14,7 @@ import os
 from typing import Any
 
 from colorize_jax.colour import colorspace
-from colorize_jax.inference import colorizer as colorize
-from colorize_jax.inference import onnx_colorizer
+from colorize_jax.inference import full_resolution, onnx_colorizer
 
 INPUT_SCALING = {
     "lab": "CIELAB L / 50 - 1",
@@ -29,7 +28,7 @@ TARGET_MEANING = {
 }
 
 
-def metadata(colorizer: colorize.Colorizer, model_format: str, path: str) -> dict[str, Any]:
+def metadata(colorizer: full_resolution.Colorizer, model_format: str, path: str) -> dict[str, Any]:
     """The sidecar's content (without "parity", which the check adds)."""
     space, stride = colorizer.config.data.color_space, colorizer.stride
     channels, meaning = TARGET_MEANING[space]
@@ -55,7 +54,7 @@ def metadata(colorizer: colorize.Colorizer, model_format: str, path: str) -> dic
         "stride": stride,
         "render_size": colorizer.render_size,
         "size_rule": f"H and W multiples of {stride}: the shorter side rescaled to render_size "
-        "and both sides rounded to multiples (colorize.render_shape)",
+        "and both sides rounded to multiples (full_resolution.render_shape)",
         "decode": dataclasses.asdict(colorizer.head),
         "step": colorizer.step,
         "versions": {

@@ -4,11 +4,11 @@
 
 The ONNX file maps the lightness batch to the predicted colour target (the network and the
 head's decode); its sidecar MODEL.onnx.json (`sidecar_path`) says the rest: colour space,
-stride, render size. Everything around the network is NumPy, as `colorize.Colorizer` does it:
+stride, render size. Everything around the network is NumPy, as `full_resolution.Colorizer` does it:
 the copy at the render shape, its lightness (`colorspace.encode`), the target's CIELAB (a, b)
-(`colorize.target_ab`) and their recombination with the full-resolution lightness
-(`colorize.recombine`). `colorspace` computes NumPy inputs with NumPy, so no JAX computation runs
-(the tests run it with JAX unable to start a backend).
+(`full_resolution.target_ab`) and their recombination with the full-resolution lightness
+(`full_resolution.recombine`). `colorspace` computes NumPy inputs with NumPy, so no JAX
+computation runs (the tests run it with JAX unable to start a backend).
 
 Python:
   from colorize_jax.inference.onnx_colorizer import OnnxColorizer
@@ -27,7 +27,7 @@ import numpy as np
 
 from colorize_jax.colour import colorspace
 from colorize_jax.data import decode
-from colorize_jax.inference import colorizer as colorize
+from colorize_jax.inference import full_resolution
 
 INPUT_NAME, OUTPUT_NAME = "lightness", "target"
 EXPORT_HINT = "python -m colorize_jax.export --workdir=DIR --format={} --output={}"
@@ -63,7 +63,7 @@ def read_sidecar(path: str, model_format: str) -> dict[str, Any]:
 
 
 class ExportedColorizer:
-    """`colorize.Colorizer`'s colorization around an exported model's NumPy `predict`.
+    """`full_resolution.Colorizer`'s colorization around an exported model's NumPy `predict`.
 
     Args:
       metadata: the model's sidecar (`colorize_jax.inference.export_sidecar.metadata`).
@@ -83,14 +83,14 @@ class ExportedColorizer:
         self.space = metadata["color_space"]
         self.stride = int(metadata["stride"])
         self.step = int(metadata["step"])
-        self.render_size = colorize.round_render_size(
+        self.render_size = full_resolution.round_render_size(
             render_size or metadata["render_size"], self.stride
         )
         self.predict = predict
 
     def render_shape(self, height: int, width: int) -> tuple[int, int]:
         """(height, width) of the model's copy of an image: shorter side = render_size."""
-        return colorize.render_shape(self.render_size, self.stride, height, width)
+        return full_resolution.render_shape(self.render_size, self.stride, height, width)
 
     def with_settings(
         self,
@@ -107,7 +107,7 @@ class ExportedColorizer:
             raise ValueError("an exported model decodes as it was exported: re-export to change")
         variant = copy.copy(self)
         if render_size is not None:
-            variant.render_size = colorize.round_render_size(render_size, self.stride)
+            variant.render_size = full_resolution.round_render_size(render_size, self.stride)
         return variant
 
     def colorize(self, image: np.ndarray) -> np.ndarray:
@@ -117,14 +117,14 @@ class ExportedColorizer:
 
     def colorize_batch(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Colorizes (H, W, 3) uint8 RGB images of any sizes; batches those of one render shape."""
-        return colorize.colorize_by_render_shape(images, self.render_shape, self.predict_ab)
+        return full_resolution.colorize_by_render_shape(images, self.render_shape, self.predict_ab)
 
     def predict_ab(self, small: np.ndarray) -> np.ndarray:
         """The predicted CIELAB (a, b) of a uint8 RGB batch at the render shape (NumPy), as
-        `colorize.Colorizer.predict_ab` gives it."""
+        `full_resolution.Colorizer.predict_ab` gives it."""
         inputs, _ = colorspace.encode(small, self.space)
         targets = np.asarray(self.predict(inputs), np.float32)
-        return colorize.target_ab(inputs, targets, self.space)
+        return full_resolution.target_ab(inputs, targets, self.space)
 
 
 class OnnxColorizer(ExportedColorizer):

@@ -1,6 +1,6 @@
 """The one prediction path: uint8 RGB images -> the network's input and its predicted colour.
 
-Evaluation (`evaluation.evaluator.colorize_batch`) and the Colorizer (`colorizer.predict_ab`)
+Evaluation (`evaluation.validation.colorize_batch`) and the Colorizer (`full_resolution.predict_ab`)
 both call `predict`; what they do afterwards differs only in how the prediction is shown:
 evaluation rebuilds RGB with the true lightness, the Colorizer converts it to CIELAB (a, b).
 """

@@ -16,7 +16,7 @@ trusted flow) M_t = 0: no colour crosses the cut. The strength s < 1 lets each f
 prediction correct drift (O is an exponential average along the motion paths).
 
 Flow and blending run at a working size whose shorter side is at most `flow_size` pixels; the
-blended chroma is what `colorizer.recombine` joins to the frame's full-resolution lightness.
+blended chroma is what `full_resolution.recombine` joins to the frame's full-resolution lightness.
 Pure NumPy and OpenCV; no JAX.
 """
 
@@ -164,7 +164,7 @@ class TemporalFilter:
 
     Call it on the frames in order: `filter(rgb, ab)` takes a frame (full-resolution uint8 RGB)
     and its predicted CIELAB (a, b) at any size (the network's render shape) and returns the
-    output chroma at the working size, for `colorizer.recombine(rgb, ab)`. After each call,
+    output chroma at the working size, for `full_resolution.recombine(rgb, ab)`. After each call,
     `trusted_share` is the share of the frame that took colour from the previous output's
     (before the strength) and `cut` whether a scene cut was detected (the first frame is one).
     """

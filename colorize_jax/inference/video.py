@@ -1,10 +1,11 @@
 """Colorizes videos frame by frame, streamed, with optional temporal consistency.
 
 Any colorizer with `render_shape(height, width)` and `predict_ab(uint8 batch) -> CIELAB (a, b)`
-(`colorizer.Colorizer`, `onnx_colorizer.OnnxColorizer`) colorizes a film as it does photos: the
-network sees each frame at the render shape and the colour is joined to that frame's own
-full-resolution lightness (`colorizer.recombine`). With a `temporal.TemporalFilter` each frame's
-chroma is first blended with the previous output's, carried along the optical flow.
+(`full_resolution.Colorizer`, `onnx_colorizer.OnnxColorizer`) colorizes a film as it does
+photos: the network sees each frame at the render shape and the colour is joined to that
+frame's own full-resolution lightness (`full_resolution.recombine`). With a
+`temporal.TemporalFilter` each frame's chroma is first blended with the previous output's,
+carried along the optical flow.
 
 Frames stream through: a batch of `batch_size` frames is decoded, predicted, filtered, encoded and
 dropped before the next one is read, so memory does not grow with the film's length. The last
@@ -28,11 +29,10 @@ import numpy as np
 from absl import logging
 from tqdm import tqdm
 
-from colorize_jax.inference import colorizer as colorize
-from colorize_jax.inference import stages, temporal, video_io
+from colorize_jax.inference import full_resolution, stages, temporal, video_io
 
 TEMPORAL_MODES = ("flow", "none")
-_join_lightness = jax.jit(colorize.join_lightness)
+_join_lightness = jax.jit(full_resolution.join_lightness)
 
 
 class FrameColorizer(Protocol):
@@ -69,7 +69,7 @@ def predict_chroma(
     while batch := list(itertools.islice(iterator, batch_size)):
         start = time.perf_counter()
         shape = model.render_shape(*batch[0].shape[:2])
-        small = [colorize.resize_rgb(rgb, shape) for rgb in batch]
+        small = [full_resolution.resize_rgb(rgb, shape) for rgb in batch]
         small += [small[-1]] * (batch_size - len(small))
         chroma = np.asarray(model.predict_ab(np.stack(small)))
         timings.network += time.perf_counter() - start
@@ -101,9 +101,9 @@ def colorize_frames(
 
 
 def recombine_frame(rgb: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    """`colorizer.recombine` for a film's frames: the same join of colour and lightness, compiled
-    (a film has one frame shape, so it compiles once); within one 8-bit level of it."""
-    ab = colorize.upsample_ab(ab, *rgb.shape[:2])
+    """`full_resolution.recombine` for a film's frames: the same join of colour and lightness,
+    compiled (a film has one frame shape, so it compiles once); within one 8-bit level of it."""
+    ab = full_resolution.upsample_ab(ab, *rgb.shape[:2])
     return np.asarray(_join_lightness(rgb, ab))
 
 

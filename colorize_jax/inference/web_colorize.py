@@ -1,7 +1,8 @@
 """What the web app (`colorize_jax.app`) does with uploaded photos, without a browser or Gradio.
 
 An upload is checked (`check_upload`: empty, too large in bytes or pixels, not an image, truncated)
-and read as the command line reads files (`photos.read_photo`: EXIF orientation, 16-bit, alpha);
+and read as the command line reads files (`photo_files.read_photo`: EXIF orientation, 16-bit,
+alpha);
 `colorize_uploads` colorizes each readable one with the page's settings and writes its
 full-resolution result as `colorize` writes it (same size, lightness and alpha, PNG) into a
 folder of the app's temporary directory; the page shows smaller copies (`display_row`). A
@@ -21,8 +22,8 @@ import numpy as np
 from PIL import Image
 
 from colorize_jax.data import decode
-from colorize_jax.inference import photos, temporal, video, video_io
-from colorize_jax.inference.colorizer import gray_version
+from colorize_jax.inference import photo_files, temporal, video, video_io
+from colorize_jax.inference.full_resolution import gray_version
 
 DEFAULT_MAX_BYTES = 25 * 2**20
 DEFAULT_MAX_PIXELS = 50_000_000
@@ -126,11 +127,11 @@ def check_upload(path: str, *, max_bytes: int, max_pixels: int) -> None:
         )
 
 
-def read_upload(path: str, *, max_bytes: int, max_pixels: int) -> photos.Photo:
-    """The photo of an upload (see `photos.read_photo`); UploadError names what is wrong."""
+def read_upload(path: str, *, max_bytes: int, max_pixels: int) -> photo_files.Photo:
+    """The photo of an upload (see `photo_files.read_photo`); UploadError names what is wrong."""
     check_upload(path, max_bytes=max_bytes, max_pixels=max_pixels)
     try:
-        return photos.read_photo(path)
+        return photo_files.read_photo(path)
     except decode.ImageDecodeError as error:
         raise UploadError(upload_message(os.path.basename(path), str(error))) from None
 
@@ -172,10 +173,10 @@ def colorize_uploads(
             errors.append(str(error))
             continue
         colorized = colorizer.colorize_batch([photo.rgb])[0]
-        stem = photos.unique_stem(*os.path.splitext(name), stems)
+        stem = photo_files.unique_stem(*os.path.splitext(name), stems)
         stems.add(stem)
         download = os.path.join(folder, f"{stem}_colorized.png")
-        photos.write_photo(download, colorized, photo.alpha, "png")
+        photo_files.write_photo(download, colorized, photo.alpha, "png")
         original = photo.rgb if photo.has_colour else None
         results.append(Result(name, gray_version(photo.rgb), colorized, original, download))
     return results, errors

@@ -20,7 +20,7 @@ import gradio as gr
 import numpy as np
 
 from colorize_jax.data import sources
-from colorize_jax.inference import photos, video_io, web_colorize
+from colorize_jax.inference import photo_files, video_io, web_colorize
 
 TITLE = "colorize_jax"
 QUEUE_ID = "colorize"
@@ -249,4 +249,4 @@ def build_page(
 
 
 def _thumbnail(path: str) -> np.ndarray:
-    return web_colorize.display_copy(photos.read_photo(path).rgb, 160)
+    return web_colorize.display_copy(photo_files.read_photo(path).rgb, 160)

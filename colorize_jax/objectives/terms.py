@@ -37,7 +37,7 @@ import optax
 from colorize_jax.colour import colorfulness as colorfulness_lib
 from colorize_jax.colour import colorspace
 from colorize_jax.models import lpips
-from colorize_jax.objectives import adversarial
+from colorize_jax.objectives import gan_losses
 
 KINDS = ("colour", "decoded", "logits", "adversarial")
 # The fields of `LossInputs` each kind hands its terms, positionally.
@@ -72,7 +72,7 @@ class LossTerm:
     uses: tuple[str, ...] = ()  # `LossInputs` fields passed as keywords, e.g. ("space",)
     settings: str | None = None  # config section of its own keyword settings
     check: Callable[[dict[str, Any]], None] | None = None  # validates those settings
-    gan: adversarial.GanLoss | None = None  # an adversarial term's two sides
+    gan: gan_losses.GanLoss | None = None  # an adversarial term's two sides
 
     def __call__(self, x: LossInputs, **settings: Any) -> jax.Array:
         """The term's value on the parts of `x` its kind and `uses` name."""
@@ -192,6 +192,6 @@ TERMS: dict[str, LossTerm] = {
     "classify": LossTerm(classify, "logits", uses=("head",)),
     **{
         name: LossTerm(gan.generator, "adversarial", gan=gan)
-        for name, gan in adversarial.GAN_LOSSES.items()
+        for name, gan in gan_losses.GAN_LOSSES.items()
     },
 }

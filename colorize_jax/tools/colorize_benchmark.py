@@ -88,11 +88,11 @@ def time_first_photo(workdir: str, cache_dir: str) -> float:
 
 
 def _child_first_photo(workdir: str, cache_dir: str) -> None:
-    from colorize_jax.inference import colorizer as colorize
+    from colorize_jax.inference import full_resolution
 
-    colorize.enable_compilation_cache(cache_dir)
+    full_resolution.enable_compilation_cache(cache_dir)
     start = time.perf_counter()
-    colorizer = colorize.Colorizer(workdir, render_size=FLAGS.render_size)
+    colorizer = full_resolution.Colorizer(workdir, render_size=FLAGS.render_size)
     colorizer.colorize(test_photo(0))
     print(json.dumps({"first_photo_s": time.perf_counter() - start}))
 
@@ -101,9 +101,9 @@ def measure(workdir: str) -> dict:
     """The figures of the module docstring for the model of `workdir`."""
     import jax
 
-    from colorize_jax.inference import colorizer as colorize
+    from colorize_jax.inference import full_resolution
 
-    colorizer = colorize.Colorizer(workdir, render_size=FLAGS.render_size)
+    colorizer = full_resolution.Colorizer(workdir, render_size=FLAGS.render_size)
     photos = [test_photo(seed) for seed in range(FLAGS.photos + 1)]
     colorizer.colorize(photos[0])  # warm-up: compiles
     totals, networks = [], []
@@ -111,7 +111,7 @@ def measure(workdir: str) -> dict:
         start = time.perf_counter()
         colorizer.colorize(photo)
         totals.append(time.perf_counter() - start)
-        small = colorize.resize_rgb(photo, colorizer.render_shape(*photo.shape[:2]))
+        small = full_resolution.resize_rgb(photo, colorizer.render_shape(*photo.shape[:2]))
         start = time.perf_counter()
         colorizer.predict_ab(small[None])  # a NumPy array: the device work is done
         networks.append(time.perf_counter() - start)

@@ -49,7 +49,7 @@ class NoColourNetwork(NamedTuple):
 def write_no_colour_row(row: Row, workdir: str) -> None:
     """Evaluates the "no colour" baseline (predicted ab = 0) like a trained row."""
     from colorize_jax.components import defaults
-    from colorize_jax.evaluation import evaluator as evaluation
+    from colorize_jax.evaluation import validation
     from colorize_jax.runtime import cli, sharding
 
     config = cli.load_config_file(f"{row.config}:{FLAGS.preset}")
@@ -57,8 +57,8 @@ def write_no_colour_row(row: Row, workdir: str) -> None:
     config.data.max_eval_examples = FLAGS.eval_examples
     config.data.color_space = "lab"
     mesh = sharding.create_mesh()
-    network, dataset = NoColourNetwork(), evaluation.create_dataset(config, mesh)
-    evaluation.evaluate_and_write(
+    network, dataset = NoColourNetwork(), validation.create_dataset(config, mesh)
+    validation.evaluate_and_write(
         network,
         network.head,
         dataset,

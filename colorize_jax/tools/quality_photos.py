@@ -1,7 +1,7 @@
 """The quality table's photo scores: every line on --photos, whole (OUT/table_photos.md).
 
 A trained row, or one of its variants, is scored by `colorize_jax.evaluate --photos` from its
-checkpoint; the "no colour" row by `photo_evaluation.no_colour` in this process. Scores that exist
+checkpoint; the "no colour" row by `photo_scores.no_colour` in this process. Scores that exist
 for this budget and these photos are reused. Reads the table's FLAGS.
 """
 
@@ -29,9 +29,9 @@ def photos_dir(workdir: str, label: str | None = None) -> str:
 
 def photos_evaluated(output_dir: str) -> bool:
     """Whether `output_dir` holds a photo evaluation of --photos after `--steps` steps."""
-    from colorize_jax.evaluation import photos as photo_evaluation
+    from colorize_jax.evaluation import photo_scores
 
-    path = os.path.join(output_dir, photo_evaluation.RESULTS_FILE)
+    path = os.path.join(output_dir, photo_scores.RESULTS_FILE)
     if not os.path.exists(path):
         return False
     results = json.load(open(path))
@@ -49,7 +49,7 @@ def run_row_photos(row: Row, *, compute: bool = True) -> dict[str, dict]:
     Evaluations that exist for this budget are reused; the others are run when `compute`, else
     their lines are left out. The "no colour" baseline (ab = 0) is scored in this process.
     """
-    from colorize_jax.evaluation import photos as photo_evaluation
+    from colorize_jax.evaluation import photo_scores
 
     workdir = os.path.join(FLAGS.out, workdir_name(row))
     evaluations = [(row.name, None, {})]
@@ -63,13 +63,13 @@ def run_row_photos(row: Row, *, compute: bool = True) -> dict[str, dict]:
             print(f"[{name}] scoring on the photos {FLAGS.photos}", flush=True)
             os.makedirs(output_dir, exist_ok=True)
             if row.no_colour:
-                results = photo_evaluation.evaluate_photos(photo_evaluation.no_colour, FLAGS.photos)
-                photo_evaluation.write_results(output_dir, results | {"step": FLAGS.steps})
+                results = photo_scores.evaluate_photos(photo_scores.no_colour, FLAGS.photos)
+                photo_scores.write_results(output_dir, results | {"step": FLAGS.steps})
             else:
                 with open(output_dir + ".log", "w") as log:
                     cmd = photos_command(row, overrides, output_dir)
                     subprocess.run(cmd, check=True, stdout=log, stderr=log)
-        lines[name] = quality_report.collect(workdir, output_dir, photo_evaluation.RESULTS_FILE)
+        lines[name] = quality_report.collect(workdir, output_dir, photo_scores.RESULTS_FILE)
     return lines
 
 

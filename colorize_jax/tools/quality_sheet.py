@@ -23,11 +23,11 @@ def write_sheet(columns: dict[str, tuple], path: str) -> None:
     """Colorizes `quality_report.sheet_photos` with each column's (workdir, overrides[, step])
     model (step: the table's by default, None for the latest); writes `path`."""
     from colorize_jax.evaluation import sheets
-    from colorize_jax.inference import colorizer as colorize
-    from colorize_jax.inference.colorizer import Colorizer
+    from colorize_jax.inference import full_resolution
+    from colorize_jax.inference.full_resolution import Colorizer
 
     images = quality_report.sheet_photos(FLAGS.sheet_size)
-    rows = [[colorize.gray_version(image)] for image in images]
+    rows = [[full_resolution.gray_version(image)] for image in images]
     for workdir, overrides, *step in columns.values():
         step = step[0] if step else FLAGS.steps
         colorizer = Colorizer(workdir, step=step, checkpoint="latest", overrides=overrides)

@@ -15,7 +15,7 @@ split first. Writes OUT/table.md and prints it, and OUT/sheet.png: scikit-image'
 (`quality_report.SHEET_PHOTOS`) colorized by every trained row (plus --sheet_lines), at their
 training size.
 
-With --photos (default "skimage": `photo_evaluation.SKIMAGE_PHOTOS`, outside the training
+With --photos (default "skimage": `photo_scores.SKIMAGE_PHOTOS`, outside the training
 classes; "" turns it off), every line is also scored on those photos at full resolution
 (`colorize_jax.evaluate --photos`, reused like the rest) into OUT/table_photos.md, printed too.
 

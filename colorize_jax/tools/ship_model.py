@@ -22,8 +22,7 @@ import numpy as np
 import skimage.data
 from absl import app, flags
 
-from colorize_jax.inference import colorizer as colorize
-from colorize_jax.inference import restore
+from colorize_jax.inference import full_resolution, restore
 from colorize_jax.models import shipped
 from colorize_jax.runtime import cli, reporting, sharding
 
@@ -49,7 +48,7 @@ def ship(workdir, name, card, *, step, checkpoint, overrides, output_dir) -> dic
     """Writes `workdir`'s generator as shipped model `name`; returns its model.json content."""
     config = restore.load_config(workdir, None)
     for key, value in overrides.items():
-        colorize.set_config_field(config, key, value)
+        full_resolution.set_config_field(config, key, value)
     mesh = sharding.create_mesh(jax.local_devices()[:1])
     generator, step = restore.restore_generator(config, workdir, mesh, step=step, which=checkpoint)
     directory = os.path.join(output_dir, name)
@@ -63,11 +62,11 @@ def ship(workdir, name, card, *, step, checkpoint, overrides, output_dir) -> dic
         card=card,
     )
     size_mb = os.path.getsize(os.path.join(directory, shipped.WEIGHTS_FILE)) / 2**20
-    reference = colorize.Colorizer(workdir, step=step, overrides=overrides)
+    reference = full_resolution.Colorizer(workdir, step=step, overrides=overrides)
     image = skimage.data.chelsea()
     expected = reference.colorize(image).astype(np.float32)
     written = shipped.open_model(name, root=output_dir)  # read back what was just written
-    actual = colorize.Colorizer(model=written).colorize(image).astype(np.float32)
+    actual = full_resolution.Colorizer(model=written).colorize(image).astype(np.float32)
     difference = float(np.abs(actual - expected).mean())
     print(
         f"{directory}: {size_mb:.2f} MB of float16 weights, step {step}; chelsea differs from "

@@ -17,8 +17,7 @@ from absl import app, flags
 from PIL import Image
 
 from colorize_jax.evaluation import sheets
-from colorize_jax.inference import colorizer as colorize
-from colorize_jax.inference import photos
+from colorize_jax.inference import full_resolution, photo_files
 from colorize_jax.models import shipped
 from colorize_jax.runtime import cli, reporting
 
@@ -41,7 +40,7 @@ def sheet_rows(default, vivid, images: list[np.ndarray], height: int) -> list[li
     rows = []
     for image in images:
         cells = [
-            colorize.gray_version(image),
+            full_resolution.gray_version(image),
             default.colorize(image),
             vivid.colorize(image),
             image,
@@ -61,9 +60,9 @@ def main(argv: list[str]) -> None:
     reporting.quiet_library_logs()
     with cli.one_line_errors("colorize_jax.tools.shipped_sheet"):
         source = {"model": None if FLAGS.workdir else FLAGS.model}
-        default = colorize.Colorizer(FLAGS.workdir, **source)
-        vivid = colorize.Colorizer(FLAGS.workdir, vivid=True, **source)
-        images = [photos.read_photo(os.path.join(FLAGS.photos, n)).rgb for n in FLAGS.names]
+        default = full_resolution.Colorizer(FLAGS.workdir, **source)
+        vivid = full_resolution.Colorizer(FLAGS.workdir, vivid=True, **source)
+        images = [photo_files.read_photo(os.path.join(FLAGS.photos, n)).rgb for n in FLAGS.names]
         rows = sheet_rows(default, vivid, images, FLAGS.height)
         width = max(cell.shape[1] for row in rows for cell in row)
         sheet = sheets.with_column_titles(sheets.grid(rows), TITLES, cell_width=width)

@@ -139,7 +139,7 @@ def main(argv: list[str]) -> None:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if FLAGS.workdir and FLAGS.model:
         raise app.UsageError("give at most one of --workdir and --model")
-    from colorize_jax.inference import colorizer as colorize
+    from colorize_jax.inference import full_resolution
     from colorize_jax.runtime import reporting
     from colorize_jax.tools import colorize_benchmark
 
@@ -147,12 +147,12 @@ def main(argv: list[str]) -> None:
     sizes = _sizes()
     with tempfile.TemporaryDirectory() as folder:
         if FLAGS.model:
-            colorizer, name = colorize.Colorizer(model=FLAGS.model), FLAGS.model
+            colorizer, name = full_resolution.Colorizer(model=FLAGS.model), FLAGS.model
         elif FLAGS.workdir:
-            colorizer, name = colorize.Colorizer(FLAGS.workdir), FLAGS.workdir
+            colorizer, name = full_resolution.Colorizer(FLAGS.workdir), FLAGS.workdir
         else:
             workdir = colorize_benchmark.make_workdir(os.path.join(folder, "unet_lab_cpu"))
-            colorizer, name = colorize.Colorizer(workdir), "configs/unet_lab.py:cpu (1 step)"
+            colorizer, name = full_resolution.Colorizer(workdir), "configs/unet_lab.py:cpu (1 step)"
         results = [measure_size(colorizer, w, h, folder) for w, h in sizes]
     print(f"model: {name}, batch {FLAGS.batch_size}, {FLAGS.frames} frames per clip")
     print(table(results))

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import optax
 
 from colorize_jax.components.builder import Components
-from colorize_jax.objectives import adversarial, losses, step_inputs
+from colorize_jax.objectives import gan_losses, losses, step_inputs
 from colorize_jax.objectives.terms import TERMS
 from colorize_jax.training.plain import learning_rates
 from colorize_jax.training.state import TrainState
@@ -143,7 +143,7 @@ def train_step(
         "loss_discriminator": d_loss,
         "d_real": jnp.mean(real_logits),
         "d_fake": jnp.mean(fake_logits),
-        "d_accuracy": adversarial.accuracy(real_logits, fake_logits, gan_loss.threshold),
+        "d_accuracy": gan_losses.accuracy(real_logits, fake_logits, gan_loss.threshold),
         "grad_norm": optax.tree.norm(g_grads),
         "grad_norm_discriminator": optax.tree.norm(d_grads),
         **learning_rates(components, state.step - 1),

@@ -18,7 +18,7 @@ from etils import epath
 
 from colorize_jax import data
 from colorize_jax.components import builder, defaults
-from colorize_jax.evaluation import evaluator as evaluation
+from colorize_jax.evaluation import validation
 from colorize_jax.runtime import checkpointing, preemption, sharding
 from colorize_jax.runtime.reporting import Reporter
 from colorize_jax.training import run_config, schemes
@@ -80,7 +80,7 @@ def train_and_evaluate(
         batch_size=sharding.process_batch_size(config.per_device_batch_size, mesh),
         **process,
     )
-    eval_dataset = evaluation.create_dataset(config, mesh)
+    eval_dataset = validation.create_dataset(config, mesh)
 
     if start_step:
         logging.info("resuming from the checkpoint at step %d in %s", start_step, workdir)
@@ -184,7 +184,7 @@ def train_and_evaluate(
 def _evaluate_and_report(
     eval_dataset, mesh, head, workdir, reporter, state, step, *, evaluators, num_sheet_images
 ):
-    results, sheet = evaluation.evaluate_and_write(
+    results, sheet = validation.evaluate_and_write(
         state.generator,
         head,
         eval_dataset,

@@ -17,8 +17,7 @@ from skimage import color
 from colorize_jax import data
 from colorize_jax.colour import ab_bins
 from colorize_jax.components import builder
-from colorize_jax.evaluation import evaluator as evaluation
-from colorize_jax.evaluation import evaluators
+from colorize_jax.evaluation import evaluators, validation
 from colorize_jax.inference import restore
 from colorize_jax.objectives import heads
 from colorize_jax.runtime import sharding
@@ -48,9 +47,9 @@ def test_decoded_logits_colorize_like_the_same_regressed_colour():
         lambda x: jnp.broadcast_to(jnp.asarray([20.0, -10.0]) / 110.0, x.shape[:-1] + (2,))
     )
     images = _images()
-    _, by_class = evaluation.colorize_batch(classifier, head, images)
+    _, by_class = validation.colorize_batch(classifier, head, images)
     plain = heads.Head(space="lab", regression_channels=2)  # outputs are the target
-    _, by_value = evaluation.colorize_batch(regressor, plain, images)
+    _, by_value = validation.colorize_batch(regressor, plain, images)
     np.testing.assert_array_equal(by_class, by_value)
     # Independent path: scikit-image puts (20, -10) on the true lightness.
     lab = color.rgb2lab(np.asarray(images))
@@ -59,7 +58,7 @@ def test_decoded_logits_colorize_like_the_same_regressed_colour():
     assert np.abs(np.asarray(by_class, np.int32) - expected).max() <= 1
     # With a peaked distribution the annealed mean lands on the same colour.
     config.classify.decode = "annealed_mean"
-    _, annealed = evaluation.colorize_batch(classifier, builder.build_head(config), images)
+    _, annealed = validation.colorize_batch(classifier, builder.build_head(config), images)
     assert np.abs(np.asarray(annealed, np.int32) - np.asarray(by_class, np.int32)).max() <= 1
 
 
@@ -70,7 +69,7 @@ def test_evaluating_a_tiny_classification_model():
     generator = restore.Generator(**variables, model=model, head=head)
     mesh = sharding.create_mesh()
     dataset = data.create_eval_dataset(config, batch_size=4)
-    results, sheet = evaluation.evaluate(
+    results, sheet = validation.evaluate(
         generator, generator.head, dataset, mesh, num_sheet_images=2
     )
     assert set(results) == {*evaluators.metric_keys("pixel"), "num_images", "num_skipped"}

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from colorize_jax.evaluation import evaluators
-from tests.evaluation.test_evaluate_photos import run_evaluate
+from tests.evaluation.test_photo_scores import run_evaluate
 from tests.tiny_training import tiny_flags
 
 

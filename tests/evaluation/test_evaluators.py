@@ -10,8 +10,7 @@ import pytest
 from skimage import color
 
 from colorize_jax import data
-from colorize_jax.evaluation import evaluator as evaluation
-from colorize_jax.evaluation import evaluators
+from colorize_jax.evaluation import evaluators, validation
 from colorize_jax.objectives import heads
 from colorize_jax.runtime import sharding
 from colorize_jax.training.state import NetworkState
@@ -105,7 +104,7 @@ def test_a_toy_evaluator_added_to_the_registry_runs_end_to_end(eval_dataset, mon
     monkeypatch.setitem(evaluators.EVALUATORS, "red", RedChannel())
     assert evaluators.metric_keys(("pixel", "red")) == (*PIXEL_KEYS, "red_error", "red_rms")
     mesh = sharding.create_mesh()
-    results, _ = evaluation.evaluate(
+    results, _ = validation.evaluate(
         _zero_ab(), LAB_HEAD, eval_dataset, mesh, evaluators=("red", "pixel"), num_sheet_images=0
     )
     assert list(results) == ["red_error", "red_rms", *PIXEL_KEYS, "num_images", "num_skipped"]
@@ -120,7 +119,7 @@ def test_a_toy_evaluator_added_to_the_registry_runs_end_to_end(eval_dataset, mon
     red = truth[..., 0].mean(axis=(1, 2))
     np.testing.assert_allclose(results["red_rms"], np.sqrt(np.mean(red**2)), rtol=1e-6)
     # The pixel figures are those of an evaluation without the toy.
-    alone, _ = evaluation.evaluate(_zero_ab(), LAB_HEAD, eval_dataset, mesh, num_sheet_images=0)
+    alone, _ = validation.evaluate(_zero_ab(), LAB_HEAD, eval_dataset, mesh, num_sheet_images=0)
     for key in (*PIXEL_KEYS, "num_images"):
         assert results[key] == pytest.approx(alone[key], rel=1e-6), key
 
@@ -139,7 +138,7 @@ def test_evaluators_that_misreport_or_collide_are_refused(eval_dataset, monkeypa
     monkeypatch.setitem(evaluators.EVALUATORS, "psnr_again", Colliding())
     mesh = sharding.create_mesh()
     with pytest.raises(ValueError, match=r"'bad' reported \['red_error'\], not its keys"):
-        evaluation.evaluate(
+        validation.evaluate(
             _zero_ab(), LAB_HEAD, eval_dataset, mesh, evaluators=("bad",), num_sheet_images=0
         )
     with pytest.raises(ValueError, match="'pixel' and 'psnr_again' both report 'psnr'"):

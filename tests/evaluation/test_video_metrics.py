@@ -11,9 +11,9 @@ import pytest
 from scipy.spatial import distance
 
 from colorize_jax import colorize
-from colorize_jax.evaluation import metrics, video_metrics, videos
+from colorize_jax.evaluation import metrics, video_metrics, video_scores
 from colorize_jax.inference import video_io
-from tests.evaluation.test_evaluate_photos import run_evaluate
+from tests.evaluation.test_photo_scores import run_evaluate
 from tests.inference import clip_files
 
 
@@ -97,7 +97,7 @@ class Flicker:
 
 @pytest.mark.parametrize("name", ["pan", "object"])
 def test_flow_lowers_warp_error_and_cdc_of_a_flickering_colorizer(tmp_path, name):
-    report = videos.evaluate_clip(Flicker(), clip_files.clip(tmp_path, name), batch_size=4)
+    report = video_scores.evaluate_clip(Flicker(), clip_files.clip(tmp_path, name), batch_size=4)
     none, flow = report["modes"]["none"], report["modes"]["flow"]
     assert flow["warp_error"] < 0.7 * none["warp_error"]
     assert flow["cdc"] < none["cdc"]
@@ -108,7 +108,7 @@ def test_flow_lowers_warp_error_and_cdc_of_a_flickering_colorizer(tmp_path, name
 def test_evaluate_clip_scores_each_frame_like_the_photo_metrics(workdir, tmp_path):
     model = colorize.Colorizer(workdir, checkpoint="latest")
     path = clip_files.clip(tmp_path, "cut", frames=10)
-    report = videos.evaluate_clip(model, path, batch_size=4)
+    report = video_scores.evaluate_clip(model, path, batch_size=4)
     assert report["num_frames"] == 10 and report["rate"] == "30000/1001"
     none = report["modes"]["none"]
     assert set(metrics.KEYS) <= set(none) and len(none["per_frame"]["psnr"]) == 10
@@ -122,7 +122,7 @@ def test_evaluate_clip_scores_each_frame_like_the_photo_metrics(workdir, tmp_pat
     psnr = float(metrics.psnr(colorized[None], first[None])[0])
     # (the compiled join of colour and lightness is within one 8-bit level of the photo path)
     assert none["per_frame"]["psnr"][0] == pytest.approx(psnr, abs=0.02)
-    assert "| cut.mp4 | flow |" in videos.table({"clips": [report]})
+    assert "| cut.mp4 | flow |" in video_scores.table({"clips": [report]})
 
 
 def test_evaluate_command_with_video(workdir, tmp_path):

@@ -1,4 +1,4 @@
-"""Tests of colorize_jax.colorize and colorize_jax.inference.photos: full-resolution inference.
+"""Tests of colorize_jax.colorize and colorize_jax.inference.photo_files: full-resolution inference.
 
 A tiny U-Net is trained once for a few steps; every test colorizes with it. Lightness, size and
 orientation are checked against scikit-image's CIELAB and PIL's own EXIF transpose.
@@ -16,7 +16,7 @@ from PIL import Image, ImageOps
 from skimage import color
 
 from colorize_jax import colorize
-from colorize_jax.inference import photos
+from colorize_jax.inference import photo_files
 from tests.tiny_training import REPO
 
 
@@ -219,7 +219,7 @@ def test_find_inputs_names_outputs_uniquely(tmp_path):
     (tmp_path / "a").mkdir()
     for name in ("a/x.png", "a/x.jpg", "y.png"):
         Image.fromarray(photo(8, 8)).save(tmp_path / name)
-    inputs, errors = photos.find_inputs(
+    inputs, errors = photo_files.find_inputs(
         [str(tmp_path / "a"), str(tmp_path / "y.png"), str(tmp_path / "a" / "x.png")]
     )
     assert errors == []

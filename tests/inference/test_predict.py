@@ -17,7 +17,7 @@ import pytest
 from skimage import color
 
 from colorize_jax import colorize
-from colorize_jax.evaluation import evaluator as evaluation
+from colorize_jax.evaluation import validation
 from colorize_jax.inference import predict
 
 
@@ -49,7 +49,7 @@ def test_the_evaluator_colorizes_with_the_colorizers_prediction(colorizer):
     assert colorizer.head.chroma_gain == 2.0 and colorizer.head is colorizer.network.head
 
     ab = colorizer.predict_ab(images)
-    _, colorized = evaluation.colorize_batch(colorizer.network, colorizer.head, images)
+    _, colorized = validation.colorize_batch(colorizer.network, colorizer.head, images)
     colorized = np.asarray(colorized)
 
     assert ab.shape == (3, size, size, 2)

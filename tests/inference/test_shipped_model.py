@@ -8,7 +8,7 @@ import numpy as np
 import skimage.data
 
 from colorize_jax.colorize import Colorizer
-from colorize_jax.evaluation import photos as photo_evaluation
+from colorize_jax.evaluation import photo_scores
 from colorize_jax.models import shipped
 
 
@@ -25,10 +25,8 @@ def test_the_default_model_ships_with_its_card_config_and_small_weights():
 
 def test_the_shipped_model_beats_no_colour_on_scikit_images_photos():
     colorizer = Colorizer.pretrained()
-    model = photo_evaluation.evaluate_photos(
-        lambda rgb: colorizer.colorize_batch([rgb])[0], "skimage"
-    )
-    gray = photo_evaluation.evaluate_photos(photo_evaluation.no_colour, "skimage")
+    model = photo_scores.evaluate_photos(lambda rgb: colorizer.colorize_batch([rgb])[0], "skimage")
+    gray = photo_scores.evaluate_photos(photo_scores.no_colour, "skimage")
     assert model["num_images"] == gray["num_images"] == 6
     assert model["psnr"] > gray["psnr"], (model["psnr"], gray["psnr"])
     assert model["deltae2000"] < gray["deltae2000"], (model["deltae2000"], gray["deltae2000"])

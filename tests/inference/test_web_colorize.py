@@ -12,7 +12,7 @@ from PIL import Image
 from skimage.color import rgb2lab
 
 from colorize_jax.inference import web_colorize
-from colorize_jax.inference.colorizer import Colorizer
+from colorize_jax.inference.full_resolution import Colorizer
 from colorize_jax.objectives import heads
 
 RENDER = 64

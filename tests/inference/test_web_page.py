@@ -4,7 +4,7 @@ import gradio as gr
 import pytest
 
 from colorize_jax.inference import web_page
-from colorize_jax.inference.colorizer import Colorizer
+from colorize_jax.inference.full_resolution import Colorizer
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from skimage import color
 
 from colorize_jax.colour import colorspace
 from colorize_jax.evaluation import metrics
-from colorize_jax.objectives import adversarial, heads, losses, terms
+from colorize_jax.objectives import gan_losses, heads, losses, terms
 
 
 def _plain_head(space="lab"):
@@ -96,7 +96,7 @@ GAN_BY_HAND = {
 def test_gan_sides_match_numpy(name):
     real, fake = _gan_logits()
     discriminator_by_hand, generator_by_hand = GAN_BY_HAND[name]
-    gan = adversarial.GAN_LOSSES[name]
+    gan = gan_losses.GAN_LOSSES[name]
     as32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
     np.testing.assert_allclose(
         gan.discriminator(as32(real), as32(fake)), discriminator_by_hand(real, fake), rtol=1e-5

@@ -11,7 +11,7 @@ import pytest
 from colorize_jax import models
 from colorize_jax.colour import colorspace
 from colorize_jax.components import builder, defaults, optimizer
-from colorize_jax.objectives import adversarial
+from colorize_jax.objectives import gan_losses
 from colorize_jax.runtime import sharding
 from colorize_jax.training import schemes
 from tests.tiny_training import tiny_config
@@ -49,13 +49,13 @@ def test_gan_losses_match_their_definitions():
         ),
     }
     for name, (d_expected, g_expected) in cases.items():
-        term = adversarial.GAN_LOSSES[name]
+        term = gan_losses.GAN_LOSSES[name]
         np.testing.assert_allclose(term.discriminator(real, fake), d_expected, rtol=1e-5)
         np.testing.assert_allclose(term.generator(fake), g_expected, rtol=1e-5)
     # Confident logits stay finite (no log of an underflowed sigmoid).
     big = jnp.full((4,), 200.0)
-    assert float(adversarial.vanilla_discriminator(big, -big)) == pytest.approx(0.0, abs=1e-6)
-    assert float(adversarial.vanilla_generator(-big)) == pytest.approx(200.0)
+    assert float(gan_losses.vanilla_discriminator(big, -big)) == pytest.approx(0.0, abs=1e-6)
+    assert float(gan_losses.vanilla_generator(-big)) == pytest.approx(200.0)
 
 
 def test_gan_terms_are_valid_loss_names_only_with_a_discriminator():

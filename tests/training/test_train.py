@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from colorize_jax.components import builder
-from colorize_jax.inference import restore as trained
+from colorize_jax.inference import restore
 from colorize_jax.runtime import sharding
 from colorize_jax.training import loop, schemes
 from tests.tiny_training import read_jsonl, tiny_config, train_in_subprocess
@@ -31,7 +31,7 @@ def test_one_and_eight_devices_agree_at_the_same_global_batch(tmp_path):
 
 def _final_params(workdir, config):
     mesh = sharding.create_mesh()
-    generator, step = trained.restore_generator(config, str(workdir), mesh, step=None)
+    generator, step = restore.restore_generator(config, str(workdir), mesh, step=None)
     return jax.device_get(generator.params), step
 
 
@@ -79,7 +79,7 @@ def test_non_finite_loss_stops_and_no_checkpoint_holds_it(tmp_path):
     steps = [int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit()]
     assert max(steps, default=0) < config.num_train_steps
     for step in steps:
-        generator, _ = trained.restore_generator(config, str(tmp_path), mesh, step=step)
+        generator, _ = restore.restore_generator(config, str(tmp_path), mesh, step=step)
         for leaf in jax.tree_util.tree_leaves(jax.device_get(generator.params)):
             assert np.all(np.isfinite(leaf)), f"checkpoint {step} holds non-finite parameters"
 

@@ -7,8 +7,7 @@ import pytest
 from skimage import color, metrics
 
 from colorize_jax import data
-from colorize_jax.evaluation import evaluator as evaluation
-from colorize_jax.evaluation import evaluators
+from colorize_jax.evaluation import evaluators, validation
 from colorize_jax.objectives import heads
 from colorize_jax.runtime import sharding
 from colorize_jax.training.state import NetworkState
@@ -45,7 +44,7 @@ def test_no_colour_prediction_matches_scikit_image(eval_dataset):
 
     mesh = sharding.create_mesh()
     zero_ab = _predictor(lambda x: jnp.zeros(x.shape[:-1] + (2,)))
-    results, sheet = evaluation.evaluate(zero_ab, LAB_HEAD, eval_dataset, mesh, num_sheet_images=3)
+    results, sheet = validation.evaluate(zero_ab, LAB_HEAD, eval_dataset, mesh, num_sheet_images=3)
     assert set(results) == {*evaluators.metric_keys("pixel"), "num_images", "num_skipped"}
     truth = _truth_images(eval_dataset)
     assert results["num_images"] == len(truth) == 9
@@ -77,7 +76,7 @@ def test_constant_colour_prediction_matches_a_hand_computed_auc(eval_dataset):
     mesh = sharding.create_mesh()
     ab = np.array([20.0, -10.0])
     tinted = _predictor(lambda x: jnp.broadcast_to(jnp.asarray(ab / 110.0), x.shape[:-1] + (2,)))
-    results, _ = evaluation.evaluate(tinted, LAB_HEAD, eval_dataset, mesh, num_sheet_images=0)
+    results, _ = validation.evaluate(tinted, LAB_HEAD, eval_dataset, mesh, num_sheet_images=0)
     truth = _truth_images(eval_dataset)
     lab = color.rgb2lab(truth)
     lab[..., 1:] = ab
@@ -102,7 +101,7 @@ def test_pretrained_metrics_accumulate_over_masked_batches(eval_dataset):
 
     mesh = sharding.create_mesh()
     zero_ab = _predictor(lambda x: jnp.zeros(x.shape[:-1] + (2,)))
-    results, _ = evaluation.evaluate(
+    results, _ = validation.evaluate(
         zero_ab,
         LAB_HEAD,
         eval_dataset,

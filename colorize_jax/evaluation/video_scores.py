@@ -1,6 +1,6 @@
 """Scores a colorizer on colour video clips: per-frame quality and temporal consistency.
 
-Each clip is read frame by frame, grayed (`colorizer.gray_version`: its own CIELAB lightness),
+Each clip is read frame by frame, grayed (`full_resolution.gray_version`: its own CIELAB lightness),
 colorized through the video path (`inference.video`: the network at its render shape, colour
 joined to the frame's full-resolution lightness) and compared with the colour original. The
 network runs once per frame; its chroma is then put through each temporal mode ("none": frame
@@ -27,10 +27,8 @@ from typing import Any
 import numpy as np
 from absl import logging
 
-from colorize_jax.evaluation import metrics, video_metrics
-from colorize_jax.evaluation import photos as photo_evaluation
-from colorize_jax.inference import colorizer as colorize
-from colorize_jax.inference import temporal, video, video_io
+from colorize_jax.evaluation import metrics, photo_scores, video_metrics
+from colorize_jax.inference import full_resolution, temporal, video, video_io
 
 MODES = ("none", "flow")
 RESULTS_FILE = "video_metrics.json"
@@ -74,10 +72,10 @@ class _Mode:
 
 def _originals_and_grays(path: str, kept: collections.deque) -> Iterator[np.ndarray]:
     for index, rgb in enumerate(video_io.read_frames(path)):
-        if index == 0 and photo_evaluation.is_gray(rgb):
+        if index == 0 and photo_scores.is_gray(rgb):
             raise ValueError(f"--video={path}: its first frame is gray; give a colour clip")
         kept.append(rgb)
-        yield colorize.gray_version(rgb)
+        yield full_resolution.gray_version(rgb)
 
 
 def evaluate_clip(
@@ -167,7 +165,7 @@ def evaluate_model(
     batch_size: int = 8,
     **kwargs: Any,
 ) -> dict[str, Any]:
-    """`evaluate_clip` on each clip with the Colorizer `photos.build_colorizer(workdir,
+    """`evaluate_clip` on each clip with the Colorizer `photo_scores.build_colorizer(workdir,
     **kwargs)` makes; the results hold every clip's report, `step` and `render_size`."""
     if not clips:
         raise ValueError("no clips given: pass --video=CLIP[,CLIP...]")
@@ -177,7 +175,7 @@ def evaluate_model(
     settings = temporal.TemporalSettings(
         strength=defaults.strength if strength is None else strength
     )
-    colorizer = photo_evaluation.build_colorizer(workdir, **kwargs)
+    colorizer = photo_scores.build_colorizer(workdir, **kwargs)
     reports = [
         evaluate_clip(colorizer, clip, settings=settings, batch_size=batch_size) for clip in clips
     ]
@@ -210,4 +208,4 @@ def table(results: Mapping[str, Any]) -> str:
 
 def write_results(output_dir: str, results: Mapping[str, Any]) -> str:
     """Writes `results` as OUTPUT_DIR/video_metrics.json (atomically); returns its path."""
-    return photo_evaluation.write_results(output_dir, results, RESULTS_FILE)
+    return photo_scores.write_results(output_dir, results, RESULTS_FILE)

@@ -29,37 +29,35 @@ from jax.experimental import multihost_utils
 
 from colorize_jax import data
 from colorize_jax.colour import colorspace
-from colorize_jax.evaluation import evaluators as evaluator_registry
 from colorize_jax.evaluation import sheets
-from colorize_jax.inference import predict as prediction
+from colorize_jax.evaluation.evaluators import Evaluator, resolve
+from colorize_jax.inference import predict
 from colorize_jax.objectives import heads
 from colorize_jax.runtime import sharding
-
-Network = prediction.Network
 
 DEFAULT_EVALUATORS = ("pixel",)
 
 
 def colorize_batch(
-    network: Network, head: heads.Head, images: jax.Array
+    network: predict.Network, head: heads.Head, images: jax.Array
 ) -> tuple[jax.Array, jax.Array]:
     """Predicts colour for uint8 RGB `images`; returns (gray uint8, colorized uint8) NHWC.
 
     The colorized image keeps the ground-truth lightness of `images` (`colorspace.decode` with
     the truth); the prediction is `inference.predict`'s, in the colour space `head.space`.
     """
-    inputs, predictions = prediction.predict(network, head, images)
+    inputs, predictions = predict.predict(network, head, images)
     rgb = colorspace.decode(inputs, predictions, head.space, truth_rgb=images / 255.0)
     gray = colorspace.to_uint8(jnp.repeat((inputs + 1.0) / 2.0, 3, axis=-1))
     return gray, colorspace.to_uint8(rgb)
 
 
 def eval_step(
-    network: Network,
+    network: predict.Network,
     head: heads.Head,
     batch: Mapping[str, jax.Array],
     *,
-    evaluators: Sequence[tuple[str, evaluator_registry.Evaluator]],
+    evaluators: Sequence[tuple[str, Evaluator]],
 ) -> dict[str, Any]:
     """The sums of one batch: {"evaluators": {name: its batch_sums}, "num_images",
     "num_skipped"}, over the unmasked examples of `batch` (jit-able)."""
@@ -86,7 +84,7 @@ def _as_float64(tree):
 
 
 def evaluate(
-    network: Network,
+    network: predict.Network,
     head: heads.Head,
     eval_batches: Iterable[Mapping[str, np.ndarray]],
     mesh: jax.sharding.Mesh,
@@ -102,7 +100,7 @@ def evaluate(
     images) and `num_skipped` (unreadable files). The sheet has up to `num_sheet_images` rows
     of gray | colorized | truth.
     """
-    resolved = evaluator_registry.resolve(evaluators)
+    resolved = resolve(evaluators)
     step_fn = _jitted(eval_step, head, evaluators=resolved)
     totals = None
     sheet_rows: list[list[np.ndarray]] = []
@@ -185,7 +183,7 @@ def create_dataset(config, mesh: jax.sharding.Mesh) -> data.EvalDataset:
 
 
 def evaluate_and_write(
-    network: Network,
+    network: predict.Network,
     head: heads.Head,
     eval_dataset: Iterable[Mapping[str, np.ndarray]],
     mesh: jax.sharding.Mesh,

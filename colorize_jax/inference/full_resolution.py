@@ -26,8 +26,7 @@ from PIL import Image
 
 from colorize_jax.colour import colorspace
 from colorize_jax.data import decode
-from colorize_jax.inference import predict as prediction
-from colorize_jax.inference import restore as trained
+from colorize_jax.inference import predict, restore
 from colorize_jax.models import shipped
 from colorize_jax.objectives import heads
 from colorize_jax.runtime import sharding
@@ -71,7 +70,7 @@ class Colorizer:
         if isinstance(model, str):
             model = shipped.open_model(model)
         config = (
-            trained.load_config(workdir, None) if model is None else trained.shipped_config(model)
+            restore.load_config(workdir, None) if model is None else restore.shipped_config(model)
         )
         overrides = dict(overrides or {})
         if vivid:
@@ -82,11 +81,11 @@ class Colorizer:
         self.source = workdir if model is None else f"shipped model {model.name}"
         if model is None:
             mesh = sharding.create_mesh(jax.local_devices()[:1])
-            self.network, self.step = trained.restore_generator(
+            self.network, self.step = restore.restore_generator(
                 config, workdir, mesh, step=step, which=checkpoint
             )
         else:
-            self.network, self.step = trained.shipped_generator(config, model)
+            self.network, self.step = restore.shipped_generator(config, model)
         self.head = self.network.head
         self.stride = self.network.model.stride  # inputs are padded to it; a multiple avoids it
         default_size = config.render_size or config.data.image_size
@@ -157,9 +156,9 @@ class Colorizer:
         return np.asarray(self._predict(self.network, images=jnp.asarray(images)))
 
 
-def predict_ab(network: prediction.Network, images: jax.Array, *, head: heads.Head) -> jax.Array:
+def predict_ab(network: predict.Network, images: jax.Array, *, head: heads.Head) -> jax.Array:
     """The CIELAB (a, b) (ab units) of `predict.predict`'s colour for uint8 RGB `images`."""
-    inputs, predictions = prediction.predict(network, head, images)
+    inputs, predictions = predict.predict(network, head, images)
     return target_ab(inputs, predictions, head.space)
 
 

@@ -1,11 +1,11 @@
 """Scores a model on whole colour photos, at full resolution, through the real inference path.
 
 Each colour photo is colorized from its own lightness by a function of (H, W, 3) uint8 RGB ->
-(H, W, 3) uint8 RGB (in practice `colorize.Colorizer`: the network at its render size, the colour
-upsampled and joined to the photo's full-resolution lightness) and compared with the original by
-`metrics.image_metrics`, the metrics of the "pixel" evaluator (`metrics.KEYS`). Photos differ
-in size, so each is scored on its own (a batch of one). Gray photos have no colour truth: they
-are skipped and counted. The photo set is "skimage" (`SKIMAGE_PHOTOS`, shipped with
+(H, W, 3) uint8 RGB (in practice `full_resolution.Colorizer`: the network at its render size,
+the colour upsampled and joined to the photo's full-resolution lightness) and compared with the
+original by `metrics.image_metrics`, the metrics of the "pixel" evaluator (`metrics.KEYS`).
+Photos differ in size, so each is scored on its own (a batch of one). Gray photos have no colour
+truth: they are skipped and counted. The photo set is "skimage" (`SKIMAGE_PHOTOS`, shipped with
 scikit-image) or the user's files: a file, a folder (searched recursively) or a glob pattern.
 """
 
@@ -21,7 +21,7 @@ from absl import logging
 
 from colorize_jax.data import decode
 from colorize_jax.evaluation import metrics
-from colorize_jax.inference import photos
+from colorize_jax.inference import photo_files
 
 SKIMAGE = "skimage"
 # scikit-image's natural colour photographs, in the package's data folder (no download): a
@@ -64,7 +64,7 @@ def find_photos(spec: str) -> list[tuple[str, str]]:
         raise ValueError("no photos given: pass --photos=skimage or a folder, file or glob")
     if spec == SKIMAGE:
         return [(os.path.basename(path), path) for path in skimage_photo_paths()]
-    inputs, errors = photos.find_inputs([spec])
+    inputs, errors = photo_files.find_inputs([spec])
     if errors:
         raise ValueError(f"--photos={errors[0]}")
     root = spec if os.path.isdir(spec) else None
@@ -103,7 +103,7 @@ def evaluate_photos(
     per_photo, gray, failed = [], [], []
     for name, path in found:
         try:
-            photo = photos.read_photo(path)
+            photo = photo_files.read_photo(path)
         except decode.ImageDecodeError as error:
             logging.warning("skipping %s", error)
             failed.append(name)
@@ -145,9 +145,9 @@ def evaluate_photos(
 
 def no_colour(rgb: np.ndarray) -> np.ndarray:
     """The "no colour" baseline: the photo's own lightness with ab = 0, as a Colorizer joins it."""
-    from colorize_jax.inference import colorizer as colorize
+    from colorize_jax.inference import full_resolution
 
-    return colorize.recombine(rgb, np.zeros((8, 8, 2), np.float32))
+    return full_resolution.recombine(rgb, np.zeros((8, 8, 2), np.float32))
 
 
 def config_overrides(
@@ -186,15 +186,15 @@ def build_colorizer(
     checkpoint: str = "latest",
     render_size: int | None = None,
 ):
-    """A `colorize.Colorizer` of `workdir`'s checkpoint, or of the shipped model `model` when
+    """A `full_resolution.Colorizer` of `workdir`'s checkpoint, or of the shipped model `model` when
     `workdir` is None.
 
     `config` (None: the saved one) decodes as the split evaluation would: the fields in which it
     differs from the workdir's saved config become the Colorizer's overrides, as do
     `overrides` ({"decode_chroma_gain": 1.6}); `vivid` decodes with the config's vivid setting.
     """
-    from colorize_jax.inference import restore as trained
-    from colorize_jax.inference.colorizer import Colorizer
+    from colorize_jax.inference import restore
+    from colorize_jax.inference.full_resolution import Colorizer
     from colorize_jax.models import shipped
 
     if model is not None:
@@ -202,9 +202,9 @@ def build_colorizer(
     changed = {}
     if config is not None:
         saved = (
-            trained.load_config(workdir, None) if model is None else trained.shipped_config(model)
+            restore.load_config(workdir, None) if model is None else restore.shipped_config(model)
         )
-        changed, unknown = config_overrides(trained.as_plain(saved), trained.as_plain(config))
+        changed, unknown = config_overrides(restore.as_plain(saved), restore.as_plain(config))
         if unknown:
             logging.warning("fields the saved config lacks, ignored: %s", ", ".join(unknown))
     changed.update(overrides or {})

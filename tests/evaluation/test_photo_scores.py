@@ -1,4 +1,4 @@
-"""Tests of `colorize_jax.evaluate --photos` (evaluation/photos.py): whole photos.
+"""Tests of `colorize_jax.evaluate --photos` (evaluation/photo_scores.py): whole photos.
 
 A tiny U-Net is trained once for a few steps. Its scores on scikit-image's photos are checked
 against `skimage.metrics.peak_signal_noise_ratio` of the Colorizer's own output.
@@ -18,7 +18,7 @@ from PIL import Image
 from skimage import metrics
 
 from colorize_jax import colorize
-from colorize_jax.evaluation import photos as photo_evaluation
+from colorize_jax.evaluation import photo_scores
 from tests.tiny_training import REPO, tiny_config
 
 
@@ -51,10 +51,10 @@ def test_skimage_photos_are_scored_like_scikit_image_on_the_colorizer_output(
     result = run_evaluate(f"--workdir={workdir}", "--photos=skimage", f"--output_dir={tmp_path}")
     assert result.returncode == 0, result.stderr
 
-    scored = json.loads((tmp_path / photo_evaluation.RESULTS_FILE).read_text())
-    assert scored["names"] == list(photo_evaluation.SKIMAGE_PHOTOS)
+    scored = json.loads((tmp_path / photo_scores.RESULTS_FILE).read_text())
+    assert scored["names"] == list(photo_scores.SKIMAGE_PHOTOS)
     assert [p["name"] for p in scored["per_photo"]] == scored["names"]
-    assert scored["num_images"] == len(photo_evaluation.SKIMAGE_PHOTOS) >= 6
+    assert scored["num_images"] == len(photo_scores.SKIMAGE_PHOTOS) >= 6
     assert scored["num_skipped_gray"] == 0 and scored["num_failed"] == 0
     assert scored["step"] == 4 and scored["render_size"] == 32 and scored["photos"] == "skimage"
     folder = os.path.dirname(skimage.data.__file__)
@@ -84,7 +84,7 @@ def test_gray_and_unreadable_photos_of_a_folder_are_skipped_and_counted(colorize
     Image.fromarray(nearly_gray).save(folder / "nearly_gray.png")
     (folder / "broken.png").write_bytes(b"not a png")
 
-    scored = photo_evaluation.evaluate_photos(colorizer.colorize, str(folder))
+    scored = photo_scores.evaluate_photos(colorizer.colorize, str(folder))
 
     assert scored["names"] == ["colour.png", os.path.join("sub", "colour.jpg")]
     assert scored["num_images"] == 2 and len(scored["per_photo"]) == 2
@@ -97,10 +97,10 @@ def test_gray_and_unreadable_photos_of_a_folder_are_skipped_and_counted(colorize
     only_gray.mkdir()
     Image.fromarray(photo()).convert("L").save(only_gray / "a.png")
     with pytest.raises(ValueError, match="no colour photos to score .1 gray skipped"):
-        photo_evaluation.evaluate_photos(colorizer.colorize, str(only_gray))
+        photo_scores.evaluate_photos(colorizer.colorize, str(only_gray))
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="folder has no images"):
-        photo_evaluation.find_photos(str(tmp_path / "empty"))
+        photo_scores.find_photos(str(tmp_path / "empty"))
 
 
 def test_a_missing_folder_is_a_one_line_error(workdir, tmp_path):
@@ -115,14 +115,14 @@ def test_a_missing_folder_is_a_one_line_error(workdir, tmp_path):
 
 def test_a_given_config_decodes_through_the_colorizer_overrides(workdir, tmp_path):
     saved = json.loads(open(os.path.join(workdir, "config.json")).read())
-    overrides, unknown = photo_evaluation.config_overrides(
+    overrides, unknown = photo_scores.config_overrides(
         saved, {**saved, "decode_chroma_gain": 3.0, "new_field": 1}
     )
     assert overrides == {"decode_chroma_gain": 3.0} and unknown == ["new_field"]
 
     Image.fromarray(photo(48, 64)).save(tmp_path / "a.png")
-    plain = photo_evaluation.evaluate_model(workdir, str(tmp_path / "a.png"))
-    vivid = photo_evaluation.evaluate_model(
+    plain = photo_scores.evaluate_model(workdir, str(tmp_path / "a.png"))
+    vivid = photo_scores.evaluate_model(
         workdir, str(tmp_path / "a.png"), config=tiny_config(decode_chroma_gain=3.0)
     )
     assert plain["names"] == vivid["names"] == ["a.png"] and vivid["step"] == 4

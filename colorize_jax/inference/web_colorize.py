@@ -103,9 +103,8 @@ class SettingsCache:
         return self._variants[settings]
 
 
-def check_upload(path: str, *, max_bytes: int, max_pixels: int) -> None:
-    """Raises UploadError when the file at `path` is missing, empty, too large or has more than
-    `max_pixels` pixels by its header (read before decoding, so a huge image costs nothing)."""
+def check_size(path: str, max_bytes: int) -> None:
+    """Raises UploadError when the upload at `path` is missing, empty or over `max_bytes`."""
     name = os.path.basename(path)
     if not os.path.isfile(path):
         raise UploadError(f"{name}: the upload did not arrive; try again")
@@ -116,6 +115,13 @@ def check_upload(path: str, *, max_bytes: int, max_pixels: int) -> None:
         raise UploadError(
             f"{name}: {size / 2**20:.1f} MB is over the {max_bytes / 2**20:g} MB limit"
         )
+
+
+def check_upload(path: str, *, max_bytes: int, max_pixels: int) -> None:
+    """Raises UploadError when the file at `path` is missing, empty, too large or has more than
+    `max_pixels` pixels by its header (read before decoding, so a huge image costs nothing)."""
+    check_size(path, max_bytes)
+    name = os.path.basename(path)
     try:
         with Image.open(path) as image:
             width, height = image.size
@@ -227,16 +233,8 @@ def colorize_video_upload(
     """Colorizes the uploaded video at `path` as `colorize` does (`video.colorize_video`: same
     size, rate and frame count, audio copied) into a new folder under `output_dir`; returns the
     output's path. UploadError names what is wrong with the upload."""
+    check_size(path, max_bytes)
     name = os.path.basename(path)
-    if not os.path.isfile(path):
-        raise UploadError(f"{name}: the upload did not arrive; try again")
-    size = os.path.getsize(path)
-    if size == 0:
-        raise UploadError(f"{name}: the file is empty")
-    if size > max_bytes:
-        raise UploadError(
-            f"{name}: {size / 2**20:.1f} MB is over the {max_bytes / 2**20:g} MB limit"
-        )
     try:
         info = video_io.probe(path)
         folder = tempfile.mkdtemp(prefix="video_", dir=output_dir)

@@ -135,14 +135,7 @@ def build_page(
                         label="Photos (drag and drop one or several)",
                         elem_id="photos",
                     )
-                    render = gr.Slider(
-                        defaults.stride,
-                        max(1024, defaults.render_size),
-                        value=defaults.render_size,
-                        step=defaults.stride,
-                        label="Render size: the shorter side the model sees (px)",
-                        elem_id="render_size",
-                    )
+                    render = _render_slider(defaults, elem_id="render_size")
                     gain = gr.Slider(
                         0.5,
                         2.0,
@@ -199,13 +192,7 @@ def build_page(
                         file_types=list(video_io.VIDEO_EXTENSIONS),
                         elem_id="video",
                     )
-                    video_render = gr.Slider(
-                        defaults.stride,
-                        max(1024, defaults.render_size),
-                        value=defaults.render_size,
-                        step=defaults.stride,
-                        label="Render size: the shorter side the model sees (px)",
-                    )
+                    video_render = _render_slider(defaults, elem_id="video_render_size")
                     temporal_mode = gr.Radio(
                         ["flow", "none"],
                         value="flow",
@@ -246,6 +233,18 @@ def build_page(
             concurrency_limit=1,
         )
     return page.queue(default_concurrency_limit=1, max_size=limits.queue_size)
+
+
+def _render_slider(defaults: web_colorize.Controls, elem_id: str) -> gr.Slider:
+    """The render size control: the shorter side the model sees, in steps of its stride."""
+    return gr.Slider(
+        defaults.stride,
+        max(1024, defaults.render_size),
+        value=defaults.render_size,
+        step=defaults.stride,
+        label="Render size: the shorter side the model sees (px)",
+        elem_id=elem_id,
+    )
 
 
 def _thumbnail(path: str) -> np.ndarray:

@@ -30,7 +30,7 @@ from colorize_jax.inference.full_resolution import (
     load_colorizer,
 )
 from colorize_jax.models import shipped
-from colorize_jax.runtime import reporting
+from colorize_jax.runtime import cli, reporting
 
 FLAGS = flags.FLAGS
 # Set before Gradio is imported: nothing phones home, and temporary files stay in our folder.
@@ -97,7 +97,7 @@ def main(argv: list[str]) -> None:
         try:
             colorizer = load()
         except (ValueError, FileNotFoundError) as error:
-            raise SystemExit(f"colorize_jax.app: error: {str(error).splitlines()[0]}") from None
+            raise SystemExit(f"colorize_jax.app: error: {cli.first_line(error)}") from None
         serve(colorizer, temporary)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)

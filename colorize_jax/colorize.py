@@ -69,7 +69,7 @@ from colorize_jax.inference.full_resolution import (  # noqa: F401 - re-exported
     target_ab,
 )
 from colorize_jax.models import shipped
-from colorize_jax.runtime import reporting
+from colorize_jax.runtime import cli, reporting
 
 # ---------------------------------------------------------------------------------------------
 # Command line
@@ -136,12 +136,17 @@ def run(colorizer: Colorizer, inputs: Sequence[photo_files.PhotoInput], output_d
     return failures
 
 
-def run_videos(colorizer, inputs: Sequence[photo_files.PhotoInput], output_dir: str, taken) -> int:
+def run_videos(
+    colorizer,
+    inputs: Sequence[photo_files.PhotoInput],
+    output_dir: str,
+    taken,
+    settings: temporal.TemporalSettings,
+) -> int:
     """Colorizes the video files `inputs` into `output_dir`; returns the number that failed.
 
     `taken`: the real paths of all inputs, which no output may take.
     """
-    settings = temporal.TemporalSettings(strength=FLAGS.temporal_strength)
     failures = 0
     for clip in inputs:
         try:
@@ -159,7 +164,7 @@ def run_videos(colorizer, inputs: Sequence[photo_files.PhotoInput], output_dir: 
             )
         except (video_io.VideoError, OSError) as error:  # OSError: the output cannot be written
             failures += 1
-            _report_error(str(error).strip().splitlines()[0] if str(error).strip() else repr(error))
+            _report_error(cli.first_line(error))
             continue
         logging.info(
             "%s: %d frames in %.1f s (%.1f frames/s), %d scene cuts -> %s",
@@ -209,8 +214,10 @@ def main(argv: list[str]) -> None:
         raise app.UsageError("--set, --step and --vivid do not apply to an ONNX model (fixed)")
     if FLAGS.model and FLAGS.step is not None:
         raise app.UsageError("--step applies to --workdir; a shipped model has one step")
-    if not 0.0 <= FLAGS.temporal_strength <= 1.0:
-        raise app.UsageError("--temporal_strength must be in [0, 1]")
+    try:
+        settings = temporal.TemporalSettings(strength=FLAGS.temporal_strength)
+    except ValueError as error:
+        raise app.UsageError(f"--temporal_strength: {error}") from None
     reporting.quiet_library_logs()
     inputs, errors = photo_files.find_inputs(
         specs, sources.IMAGE_EXTENSIONS + video_io.VIDEO_EXTENSIONS
@@ -226,7 +233,7 @@ def main(argv: list[str]) -> None:
         start = time.perf_counter()
         colorizer = _load_colorizer()
     except (ValueError, FileNotFoundError) as error:
-        raise SystemExit(f"colorize_jax.colorize: error: {str(error).splitlines()[0]}") from None
+        raise SystemExit(f"colorize_jax.colorize: error: {cli.first_line(error)}") from None
     logging.info(
         "model of %s at step %d, render size %d (stride %d), loaded in %.1f s",
         getattr(colorizer, "source", None) or FLAGS.onnx,
@@ -237,7 +244,9 @@ def main(argv: list[str]) -> None:
     )
     failures = run(colorizer, inputs, FLAGS.output_dir) if inputs else 0
     taken = {os.path.realpath(item.path) for item in inputs + videos}
-    video_failures = run_videos(colorizer, videos, FLAGS.output_dir, taken) if videos else 0
+    video_failures = (
+        run_videos(colorizer, videos, FLAGS.output_dir, taken, settings) if videos else 0
+    )
     done = len(inputs) - failures
     failures += video_failures + len(errors)
     summary = f"colorized {done} images"

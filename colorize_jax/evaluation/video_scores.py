@@ -85,15 +85,17 @@ def evaluate_clip(
     settings: temporal.TemporalSettings | None = None,
     modes: Sequence[str] = MODES,
     batch_size: int = 8,
+    info: video_io.VideoInfo | None = None,
 ) -> dict[str, Any]:
-    """Colorizes the colour clip at `path` in each of `modes` and scores it (module docstring)."""
+    """Colorizes the colour clip at `path` in each of `modes` and scores it (module docstring).
+    `info`: the clip's `video_io.probe`, when the caller has it."""
     import jax  # noqa: PLC0415 - the metrics are JAX; importing this module starts nothing
 
     unknown = sorted(set(modes) - set(MODES))
     if unknown or not modes:
         raise ValueError(f"unknown temporal modes {unknown}: use {', '.join(MODES)}")
     settings = settings or temporal.TemporalSettings()
-    info = video_io.probe(path)
+    info = info or video_io.probe(path)
     image_metrics = jax.jit(metrics.image_metrics)
     states = [_Mode(name, settings) for name in modes]
     flows = video_metrics.FlowPairs(settings)
@@ -107,7 +109,7 @@ def evaluate_clip(
     count = 0
     for gray, ab in video.predict_chroma(grays, model, batch_size=batch_size):
         truth = originals.popleft()
-        pair = flows.push(np.clip(temporal.lightness(gray) * 2.55 + 0.5, 0, 255).astype(np.uint8))
+        pair = flows.push(temporal.gray_levels(temporal.lightness(gray)))
         for state in states:
             state.add(gray, ab, truth, pair, image_metrics)
         if pair is not None:
@@ -169,15 +171,12 @@ def evaluate_model(
     **kwargs)` makes; the results hold every clip's report, `step` and `render_size`."""
     if not clips:
         raise ValueError("no clips given: pass --video=CLIP[,CLIP...]")
-    for clip in clips:
-        video_io.probe(clip)  # a bad clip fails before the model loads
-    defaults = temporal.TemporalSettings()
-    settings = temporal.TemporalSettings(
-        strength=defaults.strength if strength is None else strength
-    )
+    infos = [video_io.probe(clip) for clip in clips]  # a bad clip fails before the model loads
+    settings = temporal.TemporalSettings(**({} if strength is None else {"strength": strength}))
     colorizer = photo_scores.build_colorizer(workdir, **kwargs)
     reports = [
-        evaluate_clip(colorizer, clip, settings=settings, batch_size=batch_size) for clip in clips
+        evaluate_clip(colorizer, clip, settings=settings, batch_size=batch_size, info=info)
+        for clip, info in zip(clips, infos, strict=True)
     ]
     return {"clips": reports, "step": colorizer.step, "render_size": colorizer.render_size}
 

@@ -28,6 +28,7 @@ import numpy as np
 from colorize_jax.colour import colorspace
 from colorize_jax.data import decode
 from colorize_jax.inference import full_resolution
+from colorize_jax.runtime import cli
 
 INPUT_NAME, OUTPUT_NAME = "lightness", "target"
 EXPORT_HINT = "python -m colorize_jax.export --workdir=DIR --format={} --output={}"
@@ -156,8 +157,7 @@ def load_session(path: str, threads: int = 0):
     try:
         return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
     except Exception as error:  # noqa: BLE001 - onnxruntime's own exception types
-        first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         raise ValueError(
-            f"onnxruntime cannot load {path} ({first}): re-export it with "
+            f"onnxruntime cannot load {path} ({cli.first_line(error)}): re-export it with "
             f"{EXPORT_HINT.format('onnx', path)}"
         ) from None

@@ -147,6 +147,11 @@ def working_shape(height: int, width: int, flow_size: int) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
+def gray_levels(light: np.ndarray) -> np.ndarray:
+    """CIELAB L (0..100) as uint8 gray levels (0..255, rounded): what the flow is computed on."""
+    return np.clip(light * 2.55 + 0.5, 0, 255).astype(np.uint8)
+
+
 def lightness(rgb: np.ndarray) -> np.ndarray:
     """CIELAB L (0..100, float32) of uint8 sRGB (OpenCV's conversion)."""
     return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)[..., 0]
@@ -187,7 +192,7 @@ class TemporalFilter:
             else cv2.resize(rgb, shape[::-1], interpolation=cv2.INTER_AREA)
         )
         light = lightness(small)
-        gray = np.clip(light * 2.55 + 0.5, 0, 255).astype(np.uint8)
+        gray = gray_levels(light)
         predicted = np.asarray(ab, np.float32)
         if predicted.shape[:2] != shape:
             predicted = cv2.resize(predicted, shape[::-1], interpolation=cv2.INTER_CUBIC)

@@ -90,14 +90,25 @@ def colorize_frames(
     """
     timings = timings if timings is not None else Timings()
     for rgb, ab in predict_chroma(frames, model, batch_size=batch_size, timings=timings):
-        if temporal_filter is not None:
-            start = time.perf_counter()
-            ab = temporal_filter(rgb, ab)
-            timings.temporal += time.perf_counter() - start
-        start = time.perf_counter()
-        output = recombine_frame(rgb, ab)
-        timings.recombine += time.perf_counter() - start
-        yield output
+        yield finish_frame(rgb, ab, temporal_filter, timings)
+
+
+def finish_frame(
+    rgb: np.ndarray,
+    ab: np.ndarray,
+    temporal_filter: Callable[[np.ndarray, np.ndarray], np.ndarray] | None,
+    timings: Timings,
+) -> np.ndarray:
+    """Frame `rgb`'s output from its predicted chroma `ab`: filtered (when there is a filter)
+    and joined to the frame's lightness (`recombine_frame`); the seconds go to `timings`."""
+    start = time.perf_counter()
+    if temporal_filter is not None:
+        ab = temporal_filter(rgb, ab)
+    middle = time.perf_counter()
+    output = recombine_frame(rgb, ab)
+    timings.temporal += middle - start
+    timings.recombine += time.perf_counter() - middle
+    return output
 
 
 def recombine_frame(rgb: np.ndarray, ab: np.ndarray) -> np.ndarray:
@@ -174,14 +185,7 @@ def colorize_video(
         with bar, video_io.VideoWriter(output_path, info, crf=crf) as writer:
 
             def finish(item: tuple[np.ndarray, np.ndarray]) -> None:
-                rgb, ab = item
-                start = time.perf_counter()
-                if filter_ is not None:
-                    ab = filter_(rgb, ab)
-                middle = time.perf_counter()
-                writer.write(recombine_frame(rgb, ab))
-                timings.temporal += middle - start
-                timings.recombine += time.perf_counter() - middle
+                writer.write(finish_frame(*item, filter_, timings))
                 bar.update()
                 if on_frame is not None:
                     on_frame(writer.num_frames, info.num_frames)

@@ -28,8 +28,13 @@ def one_line_errors(program: str):
         yield
     except USER_ERRORS as error:
         logging.vlog(1, "%s", traceback.format_exc())
-        message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-        raise SystemExit(f"{program}: error: {message}") from None
+        raise SystemExit(f"{program}: error: {first_line(error)}") from None
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of `error`'s message (its repr when the message is empty)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else repr(error)
 
 
 def config_keys(config: Mapping[str, Any], prefix: str = "") -> list[str]:

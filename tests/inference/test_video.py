@@ -141,3 +141,13 @@ def test_an_exported_models_colorizer_takes_the_same_path(tmp_path):
     assert result.num_frames == 5
     warm = list(video_io.read_frames(result.output))[2]
     assert (color.rgb2lab(warm)[..., 1:].mean(axis=(0, 1)) > 5).all()
+
+
+def test_cli_refuses_a_temporal_strength_outside_zero_to_one(tmp_path):
+    path = clip_files.clip(tmp_path, "pan", frames=4)
+    result = run_cli(
+        f"--output_dir={tmp_path / 'out'}", "--temporal_strength=1.5", path, cache_dir=""
+    )
+    assert result.returncode == 1
+    assert "--temporal_strength: temporal strength must be in [0, 1], got 1.5" in result.stderr
+    assert not (tmp_path / "out").exists()

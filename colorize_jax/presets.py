@@ -39,6 +39,9 @@ def base_config() -> ml_collections.ConfigDict:
     config.data.max_eval_examples = 0  # Evaluate on the first N validation images (0: all).
     config.data.num_workers = 8  # grain worker processes (0: decode in the main process).
     config.data.prefetch_buffer_size = 4  # Batches each worker prepares ahead.
+    config.data.num_threads = 4  # grain's decoding threads per worker.
+    config.data.val_fraction = 0.05  # A folder without train/ and val/: share held out.
+    config.data.shuffle_seed = config_dict.placeholder(int)  # Data order's seed (None: seed).
 
     config.model = unet_model()
     # Training scheme (colorize_jax.training.schemes): "plain" trains the generator alone,

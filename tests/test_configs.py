@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import pytest
 
 from colorize_jax import presets
-from colorize_jax.components import builder
+from colorize_jax.components import builder, defaults
 from colorize_jax.training import schemes
 from colorize_jax.training.state import count_params
 
@@ -37,7 +37,7 @@ def test_the_issue_configs_exist():
 def test_config_builds_its_model(path, preset):
     module = _load(path)
     assert "Run:" in module.__doc__ and "python -m colorize_jax.main" in module.__doc__
-    config = module.get_config(preset)
+    config = defaults.complete(module.get_config(preset))  # as training start completes it
     components = builder.build(config)
     schemes.get(components)  # the scheme exists and has the networks it trains
     model = components.generator.model

@@ -33,14 +33,16 @@ TINY_FIELDS = {
 }
 
 
-def tiny_config(experiment: str = "unet_lab", **overrides):
+def tiny_config(experiment: str = "unet_lab", *, complete: bool = True, **overrides):
     """The demo preset of configs/`experiment`.py shrunk to seconds.
 
     32 px crops, a two-level U-Net of width 8 and, for adversarial configs, a two-layer PatchGAN
     of width 8. `overrides` take dotted names ("model.depth"); a field of config.optimizer may be
-    named alone (`learning_rate=1e-2`).
+    named alone (`learning_rate=1e-2`). `complete`: completed as training start does
+    (`defaults.complete`), so the builder takes it; False gives it as the config file does.
     """
     from colorize_jax import presets
+    from colorize_jax.components import defaults
 
     config = importlib.import_module(f"configs.{experiment}").get_config("demo")
     if config.get("discriminator"):
@@ -57,7 +59,7 @@ def tiny_config(experiment: str = "unet_lab", **overrides):
         for parent in parents:
             target = target[parent]
         target[leaf] = value
-    return config
+    return defaults.complete(config) if complete else config
 
 
 def tiny_flags(experiment: str = "unet_lab", **overrides) -> list[str]:

@@ -1,11 +1,13 @@
-"""The config read once: `build` turns it into the objects training runs on.
+"""The model side of a run, built from its config: networks, optimizers, head and objective.
 
-`build(config)` completes the config (`defaults.complete`), checks it, and returns `Components`:
-the generator (its Flax module, optimizer and schedules), the head that reads its outputs, the
-objective (`losses.Objective`), the discriminator when the config has one (built the same way
-from `config.discriminator.model` and its own optimizer section), the training scheme's name and
-the few numbers a train step needs. `build_generator(config)` builds only the generator's module
-and head, for evaluation, colorization and export. Nothing downstream reads the config again.
+`build(config)` checks a complete config (`defaults.complete`, applied where the config enters:
+training start and restore) and returns `Components`: the generator (its Flax module, optimizer
+and schedules), the head that reads its outputs, the objective (`losses.Objective`), the
+discriminator when the config has one (built the same way from `config.discriminator.model` and
+its own optimizer section), the training scheme's name and the few numbers a train step needs.
+`build_generator(config)` builds only the generator's module and head, for evaluation,
+colorization and export. The schedule of the run (steps, intervals, batch sizes, evaluators) is
+not built here: the training loop reads those fields itself, as flax's examples do.
 """
 
 from __future__ import annotations
@@ -61,7 +63,6 @@ class Components:
     networks: dict[str, Network]  # "generator", and "discriminator" when configured
     step: StepSettings
     image_size: int  # side of the square training crops
-    num_train_steps: int
 
     @property
     def generator(self) -> Network:
@@ -69,8 +70,8 @@ class Components:
 
 
 def build(config: ml_collections.ConfigDict) -> Components:
-    """The components of `config`; raises ValueError naming a field that cannot work."""
-    config = defaults.complete(config)
+    """The components of complete `config`; raises ValueError naming a field that cannot work."""
+    defaults.require_complete(config)
     objective, head = _objective_and_head(config)
     steps = int(config.num_train_steps)
     model = models.create_model(config.model, head.num_outputs)
@@ -104,19 +105,19 @@ def build(config: ml_collections.ConfigDict) -> Components:
             **gan,
         ),
         image_size=int(config.data.image_size),
-        num_train_steps=steps,
     )
 
 
 def build_generator(config: ml_collections.ConfigDict) -> tuple[nn.Module, heads.Head]:
-    """(the generator's Flax module, its head) of `config`: all that inference builds."""
+    """(the generator's Flax module, its head) of complete `config`: all inference builds."""
     head = build_head(config)
     return models.create_model(config.model, head.num_outputs), head
 
 
 def build_head(config: ml_collections.ConfigDict) -> heads.Head:
-    """The head of `config`'s generator (what its outputs are), its objective checked."""
-    return _objective_and_head(defaults.complete(config))[1]
+    """The head of complete `config`'s generator (what its outputs are), its objective checked."""
+    defaults.require_complete(config)
+    return _objective_and_head(config)[1]
 
 
 def _objective_and_head(config) -> tuple[losses.Objective, heads.Head]:

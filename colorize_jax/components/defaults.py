@@ -1,12 +1,17 @@
 """Every config made whole: the fields a config leaves out take the defaults of `presets`.
 
-The defaults live in one place, `presets` (each field with its comment there); `complete` fills a
-copy of any config from them, so that the builder and everything after it read fields without
-defaults of their own. It also reads configs saved before the current layout (an old workdir's
-config.json): their top-level optimizer fields move into `config.optimizer` (the
-discriminator's into `config.discriminator.optimizer`), `eval_perceptual_metrics` becomes
-`config.evaluators`, and a config without `config.scheme` trains adversarially exactly when it
-has a discriminator, as it did then.
+The defaults live in one place, `presets` (each field with its comment there). A config is
+completed once, where it enters: at the start of training (`training.loop.train_and_evaluate`)
+and where a trained or shipped model is restored (`inference.restore`); the commands that read a
+config file of their own (the tools) complete it as they load it. From there on the builder, the
+heads, the data settings and the loop read fields directly, with no defaults of their own;
+`require_complete` makes a config that skipped this step fail with one line naming the fields.
+
+`complete` also reads configs saved before the current layout (an old workdir's config.json):
+their top-level optimizer fields move into `config.optimizer` (the discriminator's into
+`config.discriminator.optimizer`), `eval_perceptual_metrics` becomes `config.evaluators`, and
+a config without `config.scheme` trains adversarially exactly when it has a discriminator, as it
+did then.
 """
 
 from __future__ import annotations
@@ -40,6 +45,33 @@ def complete(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
                 config.gan = presets.gan_schedule()
             _fill(config.gan, presets.gan_schedule())
     return config
+
+
+def require_complete(config: ml_collections.ConfigDict) -> None:
+    """Raises ValueError naming the fields `complete` would add, if there are any."""
+    missing = missing_fields(config)
+    if missing:
+        shown = ", ".join(f"config.{name}" for name in missing[:4])
+        more = f" and {len(missing) - 4} more" if len(missing) > 4 else ""
+        raise ValueError(
+            f"the config lacks {shown}{more}: complete it first with "
+            "colorize_jax.components.defaults.complete (the commands do)"
+        )
+
+
+def missing_fields(config: ml_collections.ConfigDict) -> list[str]:
+    """The dotted names of the fields `complete` would add to `config` (none: it is complete)."""
+    return sorted(_field_names(complete(config)) - _field_names(config))
+
+
+def _field_names(config, prefix="") -> set[str]:
+    names = set()
+    for key, value in config.items():
+        if isinstance(value, ml_collections.ConfigDict):
+            names |= _field_names(value, f"{prefix}{key}.")
+        else:
+            names.add(prefix + key)
+    return names
 
 
 def _migrate(config: ml_collections.ConfigDict) -> None:

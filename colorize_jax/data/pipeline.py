@@ -7,7 +7,7 @@ Batches are dicts of numpy arrays, per process:
                  replaced by that masked example (evaluation); the sum over batches is the exact
                  number of skipped files.
 
-The config fields it reads, and their defaults: `settings.DataSettings`.
+The config fields it reads (of a complete config): `settings.DataSettings`.
 """
 
 from __future__ import annotations

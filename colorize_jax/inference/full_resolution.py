@@ -192,7 +192,7 @@ def load_colorizer(workdir: str | None = None, **kwargs: Any) -> Colorizer:
     unknown shipped `model=` or damaged shipped files.
     """
     if workdir is not None:
-        config_path = epath.Path(workdir) / "config.json"
+        config_path = epath.Path(workdir) / restore.CONFIG_FILE
         if not config_path.exists():
             raise FileNotFoundError(
                 f"{config_path} not found: point --workdir at a training directory "

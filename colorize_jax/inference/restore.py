@@ -27,6 +27,7 @@ from colorize_jax.objectives import heads
 from colorize_jax.runtime import checkpointing, sharding
 
 PyTree = Any
+CONFIG_FILE = "config.json"  # the config training saved in its workdir (training.run_config)
 
 
 @struct.dataclass
@@ -63,17 +64,27 @@ def as_plain(config: ml_collections.ConfigDict | Mapping[str, Any]) -> dict[str,
     return json.loads(json.dumps(dict(config), default=str))
 
 
+def saved_config(workdir: str) -> ml_collections.ConfigDict | None:
+    """The config training saved in `workdir` (DIR/config.json), completed
+    (`components.defaults.complete`: one of an older version reads as it meant); None if absent."""
+    path = epath.Path(workdir) / CONFIG_FILE
+    if not path.exists():
+        return None
+    return defaults.complete(ml_collections.ConfigDict(json.loads(path.read_text())))
+
+
 def load_config(workdir: str, config: ml_collections.ConfigDict | None):
-    """The given config, else the one training saved in `workdir`; complete either way
-    (`components.defaults.complete`: a config.json of an older version reads as it meant)."""
-    if config is None:
-        path = epath.Path(workdir) / "config.json"
-        if not path.exists():
-            raise FileNotFoundError(
-                f"{path} not found: pass --config=FILE, or point --workdir at a training directory"
-            )
-        config = ml_collections.ConfigDict(json.loads(path.read_text()))
-    return defaults.complete(config)
+    """The given config, else the one training saved in `workdir` (`saved_config`); completed
+    either way: restoring is where a config enters inference."""
+    if config is not None:
+        return defaults.complete(config)
+    saved = saved_config(workdir)
+    if saved is None:
+        raise FileNotFoundError(
+            f"{epath.Path(workdir) / CONFIG_FILE} not found: pass --config=FILE, or point "
+            "--workdir at a training directory"
+        )
+    return saved
 
 
 def checkpoint_step(manager, step: int | None, which: str) -> int:

@@ -30,6 +30,7 @@ from ml_collections import config_flags
 
 from colorize_jax import data
 from colorize_jax.colour import ab_bins, colorspace
+from colorize_jax.components import defaults
 from colorize_jax.runtime import cli, reporting
 
 FLAGS = flags.FLAGS
@@ -42,11 +43,13 @@ _BATCH_SIZE = 16
 
 
 def compute_prior(config, *, max_images: int = 0) -> dict[str, np.ndarray]:
-    """Counts the training split's pixels per ab bin; returns the fields of the .npz file."""
+    """Counts the training split's pixels per ab bin; returns the fields of the .npz file.
+
+    `config` is the config file's, completed here (a copy; the caller's is left as it is)."""
+    config = defaults.complete(config.copy_and_resolve_references())
     grid_size = float(config.classify.grid_size)
     centers = ab_bins.bin_centers(grid_size)
-    config = config.copy_and_resolve_references()
-    config.data.eval_split = config.data.get("train_split", "train")
+    config.data.eval_split = config.data.train_split
     config.data.max_eval_examples = max_images
     dataset = data.create_eval_dataset(config, batch_size=_BATCH_SIZE)
 

@@ -32,7 +32,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from colorize_jax import data
-from colorize_jax.components import builder
+from colorize_jax.components import builder, defaults
 from colorize_jax.runtime import cli, reporting, sharding
 from colorize_jax.runtime import cpu as cpu_runtime
 from colorize_jax.tools import peak_flops
@@ -61,7 +61,8 @@ def define_flags() -> None:
 
 
 def compiled_train_step(config, mesh):
-    """(compiled step, state, batch, compile seconds, FLOPs per step) on a synthetic batch."""
+    """(compiled step, state, batch, compile seconds, FLOPs per step) on a synthetic batch, for
+    a complete `config`."""
     components = builder.build(config)
     state = schemes.create_train_state(components, jax.random.key(config.seed), mesh)
     size = config.data.image_size
@@ -157,7 +158,8 @@ def describe(model) -> str:
 
 
 def run(config) -> dict:
-    """The benchmark's figures (see the module docstring)."""
+    """The benchmark's figures (see the module docstring) for the config file's `config`."""
+    config = defaults.complete(config)
     mesh = sharding.create_mesh()
     compiled, state, batch, compile_s, flops = compiled_train_step(config, mesh)
     state, _ = time_steps(compiled, state, batch, 2)  # warm-up

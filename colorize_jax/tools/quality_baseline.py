@@ -52,7 +52,7 @@ def write_no_colour_row(row: Row, workdir: str) -> None:
     from colorize_jax.evaluation import validation
     from colorize_jax.runtime import cli, sharding
 
-    config = cli.load_config_file(f"{row.config}:{FLAGS.preset}")
+    config = defaults.complete(cli.load_config_file(f"{row.config}:{FLAGS.preset}"))
     config.data.source = FLAGS.source
     config.data.max_eval_examples = FLAGS.eval_examples
     config.data.color_space = "lab"
@@ -65,7 +65,7 @@ def write_no_colour_row(row: Row, workdir: str) -> None:
         mesh,
         workdir,
         step=FLAGS.steps,
-        evaluators=tuple(defaults.complete(config).evaluators),
+        evaluators=tuple(config.evaluators),
         num_sheet_images=config.num_sheet_images,
     )
     with open(os.path.join(workdir, "metrics.jsonl"), "w") as f:

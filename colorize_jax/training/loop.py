@@ -1,8 +1,12 @@
 """Training loop: a jitted, data-parallel train step, periodic evaluation and checkpoints.
 
-The config is read once, into `components.builder.Components`; the scheme's step
-(`schemes.make_step_fn`) is a pure function of (state, batch); `train_and_evaluate` holds every
-side effect: the input pipeline, checkpoint restore and save, logging, evaluation.
+`train_and_evaluate` is where a training config enters: it completes it once
+(`components.defaults.complete`), builds the model side from it (`components.builder.build`:
+networks, optimizers, head, objective) and reads the run's schedule fields itself (steps,
+logging, evaluation and checkpoint intervals, batch sizes, evaluators), as flax's examples do.
+The scheme's step (`schemes.make_step_fn`) is a pure function of (state, batch);
+`train_and_evaluate` holds every side effect: the input pipeline, checkpoint restore and save,
+logging, evaluation.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ def train_and_evaluate(
 ) -> dict[str, float]:
     """Trains `config`'s model in `workdir`, resuming from its latest checkpoint if any.
 
+    `config` may leave fields out (a config file's): they take `presets`' defaults here.
     `stop_after_steps` ends this invocation early (with a checkpoint) after that many steps, e.g.
     to fit a job's time limit; the learning-rate schedule still follows `num_train_steps`.
     SIGTERM does the same at the next step boundary (see `preemption`). A checkpoint of a

@@ -21,10 +21,10 @@ import ml_collections
 from etils import epath
 
 from colorize_jax import models
-from colorize_jax.components import builder, defaults
-from colorize_jax.inference.restore import as_plain
+from colorize_jax.components import builder
+from colorize_jax.inference import restore
+from colorize_jax.inference.restore import CONFIG_FILE, as_plain
 
-CONFIG_FILE = "config.json"
 OVERRIDE_FLAG = "--allow_config_change"
 # Fields of config.model that do not shape the network: pretrained weights are read at step 0.
 NOT_STRUCTURAL = (
@@ -49,20 +49,15 @@ def save(config: ml_collections.ConfigDict, workdir: str) -> None:
 
 
 def load(workdir: str) -> dict[str, Any] | None:
-    """The config saved in `workdir`, or None when there is none."""
-    path = epath.Path(workdir) / CONFIG_FILE
-    if not path.exists():
-        return None
-    return json.loads(path.read_text())
+    """The config saved in `workdir` as JSON types, completed (`restore.saved_config`: one saved
+    by an older version reads as it meant), or None when there is none."""
+    saved = restore.saved_config(workdir)
+    return None if saved is None else as_plain(saved)
 
 
 def structural_fields(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of a (plain) config that decide the train state's structure, by dotted name.
-
-    The config is first completed (`defaults.complete`), so a config.json saved by an older
-    version compares by what it meant.
-    """
-    config = as_plain(defaults.complete(ml_collections.ConfigDict(dict(config))))
+    """The fields of a complete plain config that decide the train state's structure, by
+    dotted name."""
     fields: dict[str, Any] = {}
 
     def flatten(prefix: str, value: Any) -> None:
@@ -72,8 +67,8 @@ def structural_fields(config: Mapping[str, Any]) -> dict[str, Any]:
         elif prefix not in NOT_STRUCTURAL:
             fields[prefix] = value
 
-    flatten("model", with_network_defaults(config.get("model", {})))
-    fields["data.color_space"] = config.get("data", {}).get("color_space")
+    flatten("model", with_network_defaults(config["model"]))
+    fields["data.color_space"] = config["data"]["color_space"]
     fields["network outputs (config.losses, config.classify)"] = _num_outputs(config)
     optimizer = config["optimizer"]
     fields["optimizer.grad_clip_norm (on or off)"] = bool(optimizer["grad_clip_norm"])
@@ -112,7 +107,8 @@ def _num_outputs(config: Mapping[str, Any]) -> int | None:
 
 
 def differences(saved: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    """`name: saved -> new` for each structural field that differs between two plain configs."""
+    """`name: saved -> new` for each structural field that differs between two complete plain
+    configs."""
     old_fields, new_fields = structural_fields(saved), structural_fields(new)
     missing = "(absent)"
     return [

@@ -1,4 +1,5 @@
-"""The builder: one config in, the objects of a run out; inference builds the generator alone."""
+"""The builder: one complete config in, the model side of a run out; inference builds the
+generator alone."""
 
 import jax
 import numpy as np
@@ -23,6 +24,16 @@ def test_a_plain_config_builds_the_generator_its_head_and_objective():
     peak = config.optimizer.learning_rate
     assert float(generator.learning_rate_fn(warmup)) == pytest.approx(peak)
     assert generator.encoder_learning_rate_fn is None
+
+
+def test_a_config_file_not_yet_completed_is_refused_by_name():
+    # The builder fills nothing: completion happens once, where the config enters (training
+    # start, restore), and a caller that skipped it learns which fields are missing.
+    raw = tiny_config("pix2pix_lab", complete=False)
+    for build in (builder.build, builder.build_generator, builder.build_head):
+        with pytest.raises(ValueError, match=r"lacks config\.discriminator\.optimizer\.\w+"):
+            build(raw)
+    assert builder.build(tiny_config("pix2pix_lab")).scheme == "adversarial"
 
 
 def test_the_discriminator_is_built_like_the_generator_from_its_own_section():

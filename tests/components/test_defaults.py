@@ -30,7 +30,7 @@ def test_a_minimal_config_takes_every_default_from_the_presets():
 
 
 def test_completion_is_idempotent_and_keeps_set_fields():
-    config = tiny_config("pix2pix_lab", learning_rate=0.5)
+    config = tiny_config("pix2pix_lab", complete=False, learning_rate=0.5)
     once = defaults.complete(config)
     assert as_plain(defaults.complete(once)) == as_plain(once)
     assert once.optimizer.learning_rate == 0.5
@@ -77,9 +77,26 @@ def test_an_old_gan_config_trains_adversarially_with_its_discriminator_fields():
 
 @pytest.mark.parametrize("section", ["classify"])
 def test_an_optional_section_is_completed_only_when_present(section):
-    config = tiny_config()
+    config = tiny_config(complete=False)
     assert section not in defaults.complete(config)
     config[section] = ml_collections.ConfigDict({"temperature": 0.5})
     completed = defaults.complete(config)
     assert completed[section].temperature == 0.5
     assert completed[section].grid_size == presets.classify_settings().grid_size
+
+
+def test_a_config_that_skipped_completion_is_refused_by_name():
+    config = tiny_config("pix2pix_lab", complete=False)
+    missing = defaults.missing_fields(config)
+    # The file's discriminator optimizer sets its rate, not the schedule it takes from the
+    # generator's.
+    assert "discriminator.optimizer.warmup_steps" in missing
+    assert "discriminator.optimizer.learning_rate" not in missing
+    assert all(name.split(".")[0] not in ("model", "losses") for name in missing)
+    with pytest.raises(ValueError, match=r"the config lacks config\.\S+.*defaults\.complete"):
+        defaults.require_complete(config)
+    completed = defaults.complete(config)
+    assert defaults.missing_fields(completed) == []
+    defaults.require_complete(completed)
+    del completed.data["flip"]
+    assert defaults.missing_fields(completed) == ["data.flip"]

@@ -12,7 +12,6 @@ import sys
 
 import grain
 import jax
-import ml_collections
 import numpy as np
 import pytest
 import skimage.data
@@ -61,10 +60,12 @@ def folder(tmp_path_factory):
 
 
 def _config(source, **data_fields):
-    """A minimal config: the data fields given, decoding in this process unless told."""
-    fields = {"source": source, "image_size": 8, "num_threads": 2, "num_workers": 0}
-    fields.update(data_fields)
-    return ml_collections.ConfigDict({"seed": 0, "per_device_batch_size": 3, "data": fields})
+    """A complete config with the data fields given, decoding in this process unless told."""
+    config = presets.base_config()
+    config.per_device_batch_size = 3
+    config.data.update({"source": source, "image_size": 8, "num_threads": 2, "num_workers": 0})
+    config.data.update(data_fields)
+    return config
 
 
 def _colours_of(images):
@@ -269,7 +270,7 @@ def test_configuration_errors(folder, tmp_path):
         data.create_eval_dataset(_config(f"folder:{tmp_path / 'gone'}"), batch_size=2)
     config = _config(f"folder:{folder}")
     del config.data.image_size
-    with pytest.raises(ValueError, match="config.data needs image_size"):
+    with pytest.raises(ValueError, match=r"lacks config\.data\.image_size: complete it first"):
         data.create_train_iterator(config, batch_size=2)
     with pytest.raises(ValueError, match=r"process_index 2 is not in \[0, 2\)"):
         data.create_eval_dataset(_config("demo"), batch_size=2, process_index=2, process_count=2)
@@ -277,20 +278,21 @@ def test_configuration_errors(folder, tmp_path):
         data.create_train_iterator(_config("demo"), batch_size=2, process_count=20)
 
 
-def test_settings_defaults_and_shuffle_seed():
-    config = _config("demo")
-    del config.data["num_workers"]
+def test_settings_read_the_complete_config_as_it_is():
+    config = _config("demo", min_crop_scale=0.5, val_fraction=0.2)
     settings = data.DataSettings.from_config(config)
-    assert (settings.train_split, settings.eval_split, settings.min_crop_scale) == (
-        "train",
-        "validation",
-        0.35,
-    )
-    # Absent fields take the presets' defaults, the one place they live.
-    assert settings.num_workers == presets.base_config().data.num_workers == 8
-    assert settings.seed == 0 and settings.flip
+    assert (settings.source, settings.image_size, settings.num_workers) == ("demo", 8, 0)
+    assert (settings.min_crop_scale, settings.val_fraction) == (0.5, 0.2)
+    assert (settings.train_split, settings.eval_split) == ("train", "validation")
+    # The data order follows config.seed unless config.data.shuffle_seed is set.
+    config.seed = 3
+    assert data.DataSettings.from_config(config).seed == 3
     config.data.shuffle_seed = 7
     assert data.DataSettings.from_config(config).seed == 7
+    # No defaults of its own: a field the config lacks is named, not filled.
+    del config.data["num_workers"], config.data["flip"]
+    with pytest.raises(ValueError, match=r"config\.data\.flip, config\.data\.num_workers"):
+        data.DataSettings.from_config(config)
 
 
 def test_skip_stage_counts_markers_before_each_good_element_and_keeps_state():
@@ -463,13 +465,13 @@ def test_batches_from_worker_processes_leak_no_shared_memory(folder, tmp_path):
     # shutdown, in a process of its own, so the run is a subprocess and its stderr is read.
     script = tmp_path / "run.py"
     script.write_text(
-        "import ml_collections\n"
-        "from colorize_jax import data\n"
+        "from colorize_jax import data, presets\n"
         "KEPT = []\n"
         "def main():\n"
-        "    config = ml_collections.ConfigDict({'seed': 0, 'per_device_batch_size': 3, 'data': {\n"
+        "    config = presets.base_config()\n"
+        "    config.data.update({\n"
         f"        'source': 'folder:{folder}', 'image_size': 8, 'num_threads': 2,\n"
-        "        'num_workers': 2, 'prefetch_buffer_size': 1}})\n"
+        "        'num_workers': 2, 'prefetch_buffer_size': 1})\n"
         "    iterator = data.create_train_iterator(config, batch_size=3)\n"
         "    KEPT.append(next(iterator))\n"
         "    KEPT.append(next(iterator))\n"

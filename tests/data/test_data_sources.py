@@ -4,14 +4,13 @@ import io
 import os
 import sys
 
-import ml_collections
 import numpy as np
 import pytest
 import skimage.data
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from colorize_jax import data
+from colorize_jax import data, presets
 from colorize_jax.data import sources
 from colorize_jax.data.decode import decode_image
 
@@ -214,16 +213,9 @@ def test_tfds_errors_name_dataset_directory_and_fix(tfds_dir, tmp_path):
 
 
 def test_tfds_source_through_the_pipeline(tfds_dir):
-    config = ml_collections.ConfigDict(
-        {
-            "seed": 0,
-            "per_device_batch_size": 2,
-            "data": {
-                "source": "tfds:tiny_colour_images",
-                "tfds_data_dir": tfds_dir,
-                "image_size": 16,
-            },
-        }
+    config = presets.base_config()
+    config.data.update(
+        {"source": "tfds:tiny_colour_images", "tfds_data_dir": tfds_dir, "image_size": 16}
     )
     batch = next(data.create_train_iterator(config, batch_size=4))
     assert batch["image"].shape == (4, 16, 16, 3) and batch["mask"].all()

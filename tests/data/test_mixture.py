@@ -4,12 +4,11 @@ import collections
 import os
 import pickle
 
-import ml_collections
 import numpy as np
 import pytest
 from PIL import Image
 
-from colorize_jax import data
+from colorize_jax import data, presets
 from colorize_jax.data import mixture, sources
 
 
@@ -192,16 +191,13 @@ def test_bad_mixtures_name_the_problem(folders, spec, problem):
 
 def test_a_mixture_through_the_training_pipeline(folders):
     a, b = folders / "a", folders / "b"
-    config = ml_collections.ConfigDict(
+    config = presets.base_config()
+    config.data.update(
         {
-            "seed": 0,
-            "per_device_batch_size": 4,
-            "data": {
-                "source": f"folder:{a}+folder:{b}@0.5",
-                "image_size": 8,
-                "num_threads": 2,
-                "num_workers": 0,
-            },
+            "source": f"folder:{a}+folder:{b}@0.5",
+            "image_size": 8,
+            "num_threads": 2,
+            "num_workers": 0,
         }
     )
     iterator = data.create_train_iterator(config, batch_size=4)

@@ -121,7 +121,7 @@ def test_spectral_norm_estimates_the_largest_singular_value():
 
 @pytest.mark.parametrize("preset", presets.PRESETS)
 def test_pix2pix_discriminator_builds_with_every_preset(preset):
-    config = pix2pix_lab.get_config(preset)
+    config = defaults.complete(pix2pix_lab.get_config(preset))  # as training start does
     discriminator = builder.build(config).networks["discriminator"]
     size = config.data.image_size
     assert discriminator.input_channels == 3  # L + ab
@@ -134,7 +134,6 @@ def test_pix2pix_discriminator_builds_with_every_preset(preset):
     else:
         assert config.discriminator.model.num_layers == 3
         assert config.discriminator.model.dtype == "bfloat16"
-    config = defaults.complete(config)
     assert config.optimizer.learning_rate == config.discriminator.optimizer.learning_rate == 2e-4
     assert config.optimizer.adam_b1 == config.discriminator.optimizer.adam_b1 == 0.5
 

@@ -13,7 +13,7 @@ import pytest
 
 from colorize_jax import presets
 from colorize_jax.colour import colorspace
-from colorize_jax.components import builder
+from colorize_jax.components import builder, defaults
 from colorize_jax.objectives import heads, losses, step_inputs, terms
 from colorize_jax.runtime import sharding
 from colorize_jax.training import plain, schemes
@@ -245,7 +245,7 @@ def test_each_kind_receives_its_part_of_a_classification_head_that_also_regresse
 
 
 def _adversarial_config(experiment, gan_name):
-    config = tiny_config(experiment)
+    config = tiny_config(experiment, complete=False)
     if not config.get("discriminator"):
         config.scheme = "adversarial"
         config.discriminator = presets.pix2pix_discriminator()
@@ -253,7 +253,7 @@ def _adversarial_config(experiment, gan_name):
         config.losses[name] = 0.0
     config.losses[gan_name] = 1.0
     config.losses.l1 = 10.0
-    return config
+    return defaults.complete(config)
 
 
 def _discriminate(colours):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from colorize_jax.colour import ab_bins, colorspace
-from colorize_jax.components import builder
+from colorize_jax.components import builder, defaults
 from colorize_jax.models import lpips, vgg
 from colorize_jax.objectives import losses, terms
 from colorize_jax.runtime import sharding
@@ -167,6 +167,7 @@ def test_settings_are_checked_and_inputs_required():
     with pytest.raises(ValueError, match="unknown feature network 'resnet'"):
         builder.build(config)
     config.perceptual = {"network": "vgg16", "depth": 3}
+    config = defaults.complete(config)  # as where a config enters: layers filled, depth kept
     with pytest.raises(ValueError, match="does not take: depth"):
         builder.build(config)
     config.losses.perceptual = 0.0

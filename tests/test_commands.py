@@ -96,3 +96,11 @@ def test_a_console_script_defines_its_flags_and_answers_bad_input_in_one_line(tm
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"pan: {tmp_path / 'pan.mp4'}"
     assert (tmp_path / "pan.mp4").stat().st_size > 0
+
+
+def test_a_console_script_helps_as_its_module_does():
+    import colorize_jax.export
+
+    result = run_script(console_scripts()["colorize-jax-export"], "--help")
+    assert colorize_jax.export.__doc__.splitlines()[0] in result.stdout
+    assert "--format: Artifact: onnx or stablehlo." in result.stdout

@@ -12,11 +12,12 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import re
+import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from absl import app, logging
+from absl import app, flags, logging
 
 from colorize_jax import lookup
 from colorize_jax.data import DataSourceError, ImageDecodeError
@@ -49,6 +50,7 @@ def run(
     cpu.apply_defaults()
     if define_flags is not None:
         define_flags()
+    _help_as_a_module(main)
 
     def guarded(args: list[str]) -> Any:
         reporting.quiet_library_logs()
@@ -57,6 +59,22 @@ def run(
 
     parser = config_flags_parser(program) if config_flag else app.parse_flags_with_usage
     app.run(guarded, argv=None if argv is None else list(argv), flags_parser=parser)
+
+
+def _help_as_a_module(main: Callable[..., Any]) -> None:
+    """Gives a console script the `--help` of `python -m MODULE`: its docstring and flags.
+
+    absl's help shows the docstring and the flags of the program's `__main__` module; a console
+    script's `__main__` is pip's wrapper, so they are lent from the command's module.
+    """
+    module = sys.modules.get(main.__module__)
+    script = sys.modules.get("__main__")
+    if module is None or script is None or module is script:
+        return  # `python -m MODULE`: the module is __main__ already
+    if not script.__doc__:
+        script.__doc__ = module.__doc__
+    for flag in flags.FLAGS.get_key_flags_for_module(module.__name__):
+        flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
 
 
 @contextlib.contextmanager

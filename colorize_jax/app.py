@@ -30,7 +30,7 @@ from colorize_jax.inference.full_resolution import (
     load_colorizer,
 )
 from colorize_jax.models import shipped
-from colorize_jax.runtime import cli, reporting
+from colorize_jax.runtime import cli
 
 FLAGS = flags.FLAGS
 # Set before Gradio is imported: nothing phones home, and temporary files stay in our folder.
@@ -87,18 +87,13 @@ def main(argv: list[str]) -> None:
         raise app.UsageError("give at most one of --workdir, --model and --onnx")
     if FLAGS.onnx and (FLAGS.set or FLAGS.step is not None):
         raise app.UsageError("--set and --step do not apply to an ONNX model")
-    reporting.quiet_library_logs()
     std_logging.getLogger("httpx").setLevel(std_logging.WARNING)  # Gradio's startup requests
     temporary = tempfile.mkdtemp(prefix="colorize_app_")
     os.environ.update(OFFLINE_ENV, GRADIO_TEMP_DIR=temporary)
     # SIGTERM ends the server as Ctrl-C does, so that the folder below is removed.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        try:
-            colorizer = load()
-        except (ValueError, FileNotFoundError) as error:
-            raise SystemExit(f"colorize_jax.app: error: {cli.first_line(error)}") from None
-        serve(colorizer, temporary)
+        serve(load(), temporary)  # a bad model is one line: PROGRAM: error: ... (`cli.run`)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
         logging.info("removed %s", temporary)
@@ -134,9 +129,10 @@ def serve(colorizer, temporary: str) -> None:
     )
 
 
-if __name__ == "__main__":
-    from colorize_jax.runtime import cpu
+def run() -> None:
+    """Runs the command line (also the console script `colorize-jax-app`)."""
+    cli.run(main, "colorize_jax.app", define_flags=define_flags)
 
-    cpu.apply_defaults()
-    define_flags()
-    app.run(main)
+
+if __name__ == "__main__":
+    run()

@@ -38,7 +38,7 @@ exported with, so --set, --step and --checkpoint do not apply; --render_size def
 exported one.
 
 Python:
-  from colorize_jax.colorize import Colorizer
+  from colorize_jax.inference.full_resolution import Colorizer
   rgb = Colorizer("runs/unet_lab").colorize(gray_or_rgb_uint8)   # (H, W, 3) uint8
   from colorize_jax.inference.onnx_colorizer import OnnxColorizer
   rgb = OnnxColorizer("unet_lab.onnx").colorize(gray_or_rgb_uint8)
@@ -56,25 +56,15 @@ from tqdm import tqdm
 
 from colorize_jax.data import decode, sources
 from colorize_jax.evaluation import sheets
-from colorize_jax.inference import photo_files, temporal, video, video_io
-from colorize_jax.inference.full_resolution import (  # noqa: F401 - re-exported: colorize_jax.colorize.Colorizer
-    DEFAULT_CACHE_DIR,
-    Colorizer,
-    enable_compilation_cache,
-    gray_version,
-    load_colorizer,
-    recombine,
-    render_shape,
-    round_render_size,
-    target_ab,
-)
+from colorize_jax.inference import full_resolution, photo_files, temporal, video, video_io
 from colorize_jax.models import shipped
-from colorize_jax.runtime import cli, reporting
+from colorize_jax.runtime import cli
 
 # ---------------------------------------------------------------------------------------------
 # Command line
 
 FLAGS = flags.FLAGS
+PROGRAM = "colorize_jax.colorize"
 
 
 def define_flags() -> None:
@@ -94,13 +84,19 @@ def define_flags() -> None:
     flags.DEFINE_boolean("allow_same_dir", False, "Allow --output_dir to be an input's folder.")
     flags.DEFINE_integer("batch_size", 8, "Images colorized together (of one render shape).")
     flags.DEFINE_list("set", [], "Config overrides KEY=VALUE, e.g. classify.temperature=0.5.")
-    flags.DEFINE_string("compilation_cache_dir", DEFAULT_CACHE_DIR, "XLA cache ('' to disable).")
+    flags.DEFINE_string(
+        "compilation_cache_dir", full_resolution.DEFAULT_CACHE_DIR, "XLA cache ('' to disable)."
+    )
     flags.DEFINE_enum("temporal", "flow", list(video.TEMPORAL_MODES), "Videos: flow or none.")
     flags.DEFINE_float("temporal_strength", 0.8, "Videos: previous frame's colour share, 0..1.")
     flags.DEFINE_float("crf", video_io.DEFAULT_CRF, "Videos: H.264 quality (0 lossless..51).")
 
 
-def run(colorizer: Colorizer, inputs: Sequence[photo_files.PhotoInput], output_dir: str) -> int:
+def colorize_photos(
+    colorizer: full_resolution.Colorizer,
+    inputs: Sequence[photo_files.PhotoInput],
+    output_dir: str,
+) -> int:
     """Colorizes `inputs` into `output_dir`; returns the number of failed inputs.
 
     A progress bar (tqdm) is drawn on stderr when it is a terminal; `main` prints the counts.
@@ -128,7 +124,7 @@ def run(colorizer: Colorizer, inputs: Sequence[photo_files.PhotoInput], output_d
                     path = photo_files.output_path(photo, output_dir, FLAGS.format, "_colorized")
                 photo_files.write_photo(path, rgb, image.alpha, FLAGS.format)
                 if FLAGS.compare:
-                    gray = gray_version(image.rgb)
+                    gray = full_resolution.gray_version(image.rgb)
                     row = [gray, rgb] + ([image.rgb] if image.has_colour else [])
                     compare = photo_files.output_path(photo, output_dir, FLAGS.format, "_compare")
                     photo_files.write_photo(compare, sheets.grid([row]), None, FLAGS.format)
@@ -136,7 +132,7 @@ def run(colorizer: Colorizer, inputs: Sequence[photo_files.PhotoInput], output_d
     return failures
 
 
-def run_videos(
+def colorize_videos(
     colorizer,
     inputs: Sequence[photo_files.PhotoInput],
     output_dir: str,
@@ -180,7 +176,7 @@ def run_videos(
 
 def _report_error(message: str) -> None:
     # tqdm.write clears a progress bar being drawn, prints the line, then redraws the bar.
-    tqdm.write(f"colorize_jax.colorize: error: {message}", file=sys.stderr)
+    tqdm.write(f"{PROGRAM}: error: {message}", file=sys.stderr)
 
 
 def _load_colorizer():
@@ -189,9 +185,9 @@ def _load_colorizer():
         from colorize_jax.inference import onnx_colorizer  # noqa: PLC0415 - only with --onnx
 
         return onnx_colorizer.OnnxColorizer(FLAGS.onnx, render_size=FLAGS.render_size)
-    enable_compilation_cache(FLAGS.compilation_cache_dir)
+    full_resolution.enable_compilation_cache(FLAGS.compilation_cache_dir)
     model = None if FLAGS.workdir else (FLAGS.model or shipped.DEFAULT_MODEL)
-    return load_colorizer(
+    return full_resolution.load_colorizer(
         FLAGS.workdir,
         model=model,
         vivid=FLAGS.vivid,
@@ -218,7 +214,6 @@ def main(argv: list[str]) -> None:
         settings = temporal.TemporalSettings(strength=FLAGS.temporal_strength)
     except ValueError as error:
         raise app.UsageError(f"--temporal_strength: {error}") from None
-    reporting.quiet_library_logs()
     inputs, errors = photo_files.find_inputs(
         specs, sources.IMAGE_EXTENSIONS + video_io.VIDEO_EXTENSIONS
     )
@@ -226,14 +221,11 @@ def main(argv: list[str]) -> None:
     inputs = [item for item in inputs if not video_io.is_video_path(item.path)]
     for error in errors:
         _report_error(error)
-    try:
-        photo_files.check_output_dir(
-            inputs + videos, FLAGS.output_dir, allow_same_dir=FLAGS.allow_same_dir
-        )
-        start = time.perf_counter()
-        colorizer = _load_colorizer()
-    except (ValueError, FileNotFoundError) as error:
-        raise SystemExit(f"colorize_jax.colorize: error: {cli.first_line(error)}") from None
+    photo_files.check_output_dir(
+        inputs + videos, FLAGS.output_dir, allow_same_dir=FLAGS.allow_same_dir
+    )
+    start = time.perf_counter()
+    colorizer = _load_colorizer()  # a bad model is one line: PROGRAM: error: ... (`cli.run`)
     logging.info(
         "model of %s at step %d, render size %d (stride %d), loaded in %.1f s",
         getattr(colorizer, "source", None) or FLAGS.onnx,
@@ -242,10 +234,10 @@ def main(argv: list[str]) -> None:
         colorizer.stride,
         time.perf_counter() - start,
     )
-    failures = run(colorizer, inputs, FLAGS.output_dir) if inputs else 0
+    failures = colorize_photos(colorizer, inputs, FLAGS.output_dir) if inputs else 0
     taken = {os.path.realpath(item.path) for item in inputs + videos}
     video_failures = (
-        run_videos(colorizer, videos, FLAGS.output_dir, taken, settings) if videos else 0
+        colorize_videos(colorizer, videos, FLAGS.output_dir, taken, settings) if videos else 0
     )
     done = len(inputs) - failures
     failures += video_failures + len(errors)
@@ -257,9 +249,10 @@ def main(argv: list[str]) -> None:
         raise SystemExit(1)
 
 
-if __name__ == "__main__":
-    from colorize_jax.runtime import cpu
+def run() -> None:
+    """Runs the command line (also the console script `colorize-jax-colorize`)."""
+    cli.run(main, PROGRAM, define_flags=define_flags)
 
-    cpu.apply_defaults()
-    define_flags()
-    app.run(main)
+
+if __name__ == "__main__":
+    run()

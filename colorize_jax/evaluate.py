@@ -39,7 +39,7 @@ from ml_collections import config_flags
 
 from colorize_jax.evaluation import evaluators, photo_scores, validation, video_scores
 from colorize_jax.inference import restore
-from colorize_jax.runtime import cli, reporting, sharding
+from colorize_jax.runtime import cli, sharding
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training directory holding checkpoints/ and config.json.")
@@ -131,22 +131,20 @@ def main(argv: list[str]) -> None:
         )
     if FLAGS.temporal_strength is not None and not FLAGS.video:
         raise app.UsageError("--temporal_strength applies to --video only")
-    reporting.quiet_library_logs()
-    with cli.one_line_errors("colorize_jax.evaluate"):
-        if FLAGS.photos or FLAGS.video:
-            path = _evaluate_with_colorizer(
-                FLAGS.workdir, FLAGS.config, FLAGS.step, FLAGS.checkpoint
-            )
-            logging.info("wrote %s", path)
-            return
-        eval_dir = _evaluate(
-            FLAGS.workdir, FLAGS.config, FLAGS.step, FLAGS.checkpoint, FLAGS.output_dir
-        )
+    if FLAGS.photos or FLAGS.video:
+        path = _evaluate_with_colorizer(FLAGS.workdir, FLAGS.config, FLAGS.step, FLAGS.checkpoint)
+        logging.info("wrote %s", path)
+        return
+    eval_dir = _evaluate(
+        FLAGS.workdir, FLAGS.config, FLAGS.step, FLAGS.checkpoint, FLAGS.output_dir
+    )
     logging.info("wrote %s", eval_dir / "metrics.json")
 
 
-if __name__ == "__main__":
-    from colorize_jax.runtime import cpu
+def run() -> None:
+    """Runs the command line (also the console script `colorize-jax-evaluate`)."""
+    cli.run(main, "colorize_jax.evaluate", config_flag=True)
 
-    cpu.apply_defaults()
-    app.run(main, flags_parser=cli.config_flags_parser("colorize_jax.evaluate"))
+
+if __name__ == "__main__":
+    run()

@@ -12,7 +12,7 @@ import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from colorize_jax.runtime import cli, distributed, reporting
+from colorize_jax.runtime import cli, distributed
 from colorize_jax.training import loop
 
 FLAGS = flags.FLAGS
@@ -39,15 +39,14 @@ PROGRAM = "colorize_jax.main"
 
 
 def main(argv: list[str]) -> None:
+    """Trains (`loop.train_and_evaluate`) with the flags' settings, as one process of the run."""
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    reporting.quiet_library_logs()
-    with cli.one_line_errors(PROGRAM):
-        distributed.initialize(
-            distributed.ProcessSettings(
-                FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id
-            )
+    distributed.initialize(
+        distributed.ProcessSettings(
+            FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id
         )
+    )
     if jax.process_index() != 0:
         logging.set_verbosity(logging.WARNING)  # process 0 speaks for the run
     logging.info(
@@ -56,17 +55,18 @@ def main(argv: list[str]) -> None:
         jax.process_count(),
         jax.local_devices(),
     )
-    with cli.one_line_errors(PROGRAM):
-        loop.train_and_evaluate(
-            FLAGS.config,
-            FLAGS.workdir,
-            stop_after_steps=FLAGS.stop_after_steps,
-            allow_config_change=FLAGS.allow_config_change,
-        )
+    loop.train_and_evaluate(
+        FLAGS.config,
+        FLAGS.workdir,
+        stop_after_steps=FLAGS.stop_after_steps,
+        allow_config_change=FLAGS.allow_config_change,
+    )
+
+
+def run() -> None:
+    """Runs the command line (also the console script `colorize-jax-train`)."""
+    cli.run(main, PROGRAM, config_flag=True)
 
 
 if __name__ == "__main__":
-    from colorize_jax.runtime import cpu
-
-    cpu.apply_defaults()
-    app.run(main, flags_parser=cli.config_flags_parser(PROGRAM))
+    run()

@@ -8,7 +8,7 @@ BatchNorm - ReLU] x 2 with widths 192, 96, 64, 32, then 32 at full resolution wi
 clipping); batch 16 of 128x128, float32: 4,479,202 parameters, the same work as the twin.
 Speed does not depend on the weights, so the encoder starts from random ones here.
 Run:
-  python -m colorize_jax.benchmark --config=configs/bench_effnet_unet.py \\
+  python -m colorize_jax.tools.benchmark --config=configs/bench_effnet_unet.py \\
       --torch_python=TORCH_VENV/bin/python
   python -m colorize_jax.main --config=configs/bench_effnet_unet.py --workdir=runs/bench_eff
 Presets (":PRESET"): "" / cpu / demo (float32, batch 16, as the twin), gpu / tpu (bfloat16

@@ -4,7 +4,7 @@ Base width 32, depth 4; per block twice [conv3x3 without bias - BatchNorm - ReLU
 2x2 stride-2 transposed conv up; 1x1 head; tanh; L1 loss on ab; plain Adam (no weight decay, no
 clipping); batch 16 of 64x64, float32, so that it does the same work as the PyTorch twin.
 Run:
-  python -m colorize_jax.benchmark --config=configs/bench_unet.py \
+  python -m colorize_jax.tools.benchmark --config=configs/bench_unet.py \
       --torch_python=TORCH_VENV/bin/python
   python -m colorize_jax.main --config=configs/bench_unet.py --workdir=runs/bench_unet  # trains it
 Presets (":PRESET"): "" / cpu / demo (float32, batch 16, as the twin), gpu / tpu (bfloat16

@@ -6,7 +6,7 @@ ab channels trained with L1. `classify.decode` picks what is evaluated: the anne
 the logits (vivid; `classify.temperature`) or `regression` (the L1 channels: accurate, muted).
 Everything else as configs/effnet_unet_lab.py.
 Run:
-  python -m colorize_jax.ab_prior --config=configs/effnet_unet_lab_classify.py:cpu \\
+  python -m colorize_jax.tools.ab_prior --config=configs/effnet_unet_lab_classify.py:cpu \\
       --config.data.source=folder:PATH --output=runs/ab_prior.npz
   python -m colorize_jax.main --config=configs/effnet_unet_lab_classify.py:cpu \\
       --config.data.source=folder:PATH --config.classify.prior_path=runs/ab_prior.npz \\

@@ -13,7 +13,7 @@ Regression terms are listed at weight 0: `--config.losses.l1=1` adds the U-Net's
 on two extra tanh channels next to the logits; `--config.classify.decode=mode` (or mean, or
 regression) picks another prediction; `--config.classify.temperature=T` anneals differently.
 Run:
-  python -m colorize_jax.ab_prior --config=configs/unet_lab_classify.py:cpu \
+  python -m colorize_jax.tools.ab_prior --config=configs/unet_lab_classify.py:cpu \
       --config.data.source=folder:PATH --output=runs/ab_prior.npz
   python -m colorize_jax.main --config=configs/unet_lab_classify.py:cpu \
       --config.data.source=folder:PATH --config.classify.prior_path=runs/ab_prior.npz \

@@ -195,7 +195,7 @@ def load_prior(path: str, grid_size: float) -> np.ndarray:
     path = epath.Path(path)
     if not path.exists():
         raise FileNotFoundError(
-            f"no ab prior at {path}: compute it with `python -m colorize_jax.ab_prior`"
+            f"no ab prior at {path}: compute it with `python -m colorize_jax.tools.ab_prior`"
         )
     with path.open("rb") as f:
         saved = dict(np.load(f))

@@ -10,7 +10,8 @@ the backward pass needs two such sums instead of autodiff's chain of reductions.
 Why: XLA:CPU lowers a reduction over all but the minor dimension to a partial `reduce-window`
 that ran at about 2 GB/s here; the same sum as a matrix-vector product ran 3-10x faster, and the
 U-Net's train step spent ~100 ms of its 0.7 s in batch-norm statistics (see
-`colorize_jax.benchmark`). The sums use float32 at the highest matmul precision on every backend.
+`colorize_jax.tools.benchmark`). The sums use float32 at the highest matmul precision on every
+backend.
 """
 
 from __future__ import annotations

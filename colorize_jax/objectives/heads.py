@@ -42,7 +42,7 @@ def _class_weights(prior_path: str, grid_size: float, lam: float, sigma: float) 
     if not prior_path:
         logging.warning(
             "config.classify.prior_path is empty: the classify loss uses uniform class weights "
-            "(compute a prior with `python -m colorize_jax.ab_prior` to rebalance)"
+            "(compute a prior with `python -m colorize_jax.tools.ab_prior` to rebalance)"
         )
         return np.ones(len(centers), np.float32)
     distribution = ab_bins.load_prior(prior_path, grid_size)

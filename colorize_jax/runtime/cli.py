@@ -1,21 +1,80 @@
-"""What the command-line entry points share: one-line errors for bad input."""
+"""What the command-line entry points share: one runner (`run`) and one-line errors for bad input.
+
+Every command module (`colorize_jax.main`, `evaluate`, `colorize`, `export`, `app` and the
+programs under `tools/`) has a zero-argument `run()` that calls `run(main, PROGRAM, ...)` here,
+and `if __name__ == "__main__": run()`; so a command runs as `python -m MODULE` or as its
+console_scripts entry point (setup.cfg) the same way. No other module calls `app.run`,
+`cpu.apply_defaults` or `reporting.quiet_library_logs` (tests/test_layout.py checks it).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import importlib.util
 import re
+import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from absl import app, logging
+from absl import app, flags, logging
 
 from colorize_jax import lookup
 from colorize_jax.data import DataSourceError, ImageDecodeError
+from colorize_jax.runtime import cpu, reporting
 
 # Errors that mean "the input or config is wrong": shown as one line, not a traceback.
 USER_ERRORS = (DataSourceError, ImageDecodeError, ValueError, FileNotFoundError, FloatingPointError)
+
+
+def run(
+    main: Callable[[list[str]], Any],
+    program: str,
+    *,
+    define_flags: Callable[[], None] | None = None,
+    config_flag: bool = False,
+    argv: Sequence[str] | None = None,
+) -> None:
+    """Runs the command `main(argv)` as every command of the project runs; exits the process.
+
+    In order: the CPU settings (`cpu.apply_defaults`, which must precede JAX's first backend);
+    `define_flags()` when given (for commands that define their flags only when run, so that
+    importing them stays free); then `absl.app.run`, which parses the flags (`argv`, by default
+    `sys.argv`), then drops the library chatter from the log (`reporting.quiet_library_logs`)
+    and calls `main` inside `one_line_errors(program)`: a user error becomes one line
+    `PROGRAM: error: MESSAGE` and exit status 1. `config_flag`: the command has an
+    ml_collections `--config` file flag, whose unknown `--config.KEY` overrides are answered
+    with one line too (`config_flags_parser`). A `UsageError` still prints the usage, as
+    absl does (exit status 1).
+    """
+    cpu.apply_defaults()
+    if define_flags is not None:
+        define_flags()
+    _help_as_a_module(main)
+
+    def guarded(args: list[str]) -> Any:
+        reporting.quiet_library_logs()
+        with one_line_errors(program):
+            return main(args)
+
+    parser = config_flags_parser(program) if config_flag else app.parse_flags_with_usage
+    app.run(guarded, argv=None if argv is None else list(argv), flags_parser=parser)
+
+
+def _help_as_a_module(main: Callable[..., Any]) -> None:
+    """Gives a console script the `--help` of `python -m MODULE`: its docstring and flags.
+
+    absl's help shows the docstring and the flags of the program's `__main__` module; a console
+    script's `__main__` is pip's wrapper, so they are lent from the command's module.
+    """
+    module = sys.modules.get(main.__module__)
+    script = sys.modules.get("__main__")
+    if module is None or script is None or module is script:
+        return  # `python -m MODULE`: the module is __main__ already
+    if not script.__doc__:
+        script.__doc__ = module.__doc__
+    for flag in flags.FLAGS.get_key_flags_for_module(module.__name__):
+        flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
 
 
 @contextlib.contextmanager

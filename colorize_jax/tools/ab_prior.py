@@ -1,6 +1,6 @@
 """The empirical distribution of ab bins over a training set, cached for class rebalancing.
 
-  python -m colorize_jax.ab_prior --config=FILE[:PRESET] [--config.key=value] --output=PATH
+  python -m colorize_jax.tools.ab_prior --config=FILE[:PRESET] [--config.key=value] --output=PATH
       [--max_images=N]
 
 Reads every image of the config's training split once, as the evaluation pipeline does
@@ -31,7 +31,7 @@ from ml_collections import config_flags
 from colorize_jax import data
 from colorize_jax.colour import ab_bins, colorspace
 from colorize_jax.components import defaults
-from colorize_jax.runtime import cli, reporting
+from colorize_jax.runtime import cli
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Config file, optionally with a preset.")
@@ -76,12 +76,10 @@ def compute_prior(config, *, max_images: int = 0) -> dict[str, np.ndarray]:
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    reporting.quiet_library_logs()
-    with cli.one_line_errors("colorize_jax.ab_prior"):
-        if not FLAGS.config.get("classify"):
-            raise ValueError("the config has no config.classify (see configs/unet_lab_classify.py)")
-        prior = compute_prior(FLAGS.config, max_images=FLAGS.max_images)
-        ab_bins.save_prior(FLAGS.output, prior)
+    if not FLAGS.config.get("classify"):
+        raise ValueError("the config has no config.classify (see configs/unet_lab_classify.py)")
+    prior = compute_prior(FLAGS.config, max_images=FLAGS.max_images)
+    ab_bins.save_prior(FLAGS.output, prior)
     summary = {
         "output": FLAGS.output,
         "num_images": int(prior["num_images"]),
@@ -90,3 +88,12 @@ def main(argv: list[str]) -> None:
     }
     logging.info("wrote %s", FLAGS.output)
     print(json.dumps(summary, sort_keys=True))
+
+
+def run() -> None:
+    """Runs the command line (also the console script `colorize-jax-ab-prior`)."""
+    cli.run(main, "colorize_jax.tools.ab_prior", config_flag=True)
+
+
+if __name__ == "__main__":
+    run()

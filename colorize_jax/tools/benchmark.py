@@ -1,7 +1,7 @@
 """Training speed: one JSON line of throughput, FLOPs and MFU, the input pipeline's rate, and
 optionally the PyTorch twin's speed measured alternately in the same run.
 
-  python -m colorize_jax.benchmark --config=configs/bench_unet.py [--config.key=value]
+  python -m colorize_jax.tools.benchmark --config=configs/bench_unet.py [--config.key=value]
       [--steps=10] [--rounds=3] [--torch_python=VENV/bin/python [--twin=effnet_unet]]
 
 Fields: compile_s (the jitted train step), step_s (median), images_per_second, flops_per_step
@@ -33,7 +33,7 @@ from ml_collections import config_flags
 
 from colorize_jax import data
 from colorize_jax.components import builder, defaults
-from colorize_jax.runtime import cli, reporting, sharding
+from colorize_jax.runtime import cli, sharding
 from colorize_jax.runtime import cpu as cpu_runtime
 from colorize_jax.tools import peak_flops
 from colorize_jax.training import schemes
@@ -157,7 +157,7 @@ def describe(model) -> str:
     return f"{model.name} base {model.get('base_width')} depth {model.get('depth')}"
 
 
-def run(config) -> dict:
+def measure(config) -> dict:
     """The benchmark's figures (see the module docstring) for the config file's `config`."""
     config = defaults.complete(config)
     mesh = sharding.create_mesh()
@@ -217,10 +217,17 @@ def run(config) -> dict:
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    reporting.quiet_library_logs()
-    with cli.one_line_errors("colorize_jax.benchmark"):
-        if FLAGS.torch_python and not os.path.exists(twin_script(FLAGS.config)):
-            raise FileNotFoundError(
-                f"the twin's script {twin_script(FLAGS.config)} was not found; give --torch_script"
-            )
-        print(json.dumps(run(FLAGS.config)), flush=True)
+    if FLAGS.torch_python and not os.path.exists(twin_script(FLAGS.config)):
+        raise FileNotFoundError(
+            f"the twin's script {twin_script(FLAGS.config)} was not found; give --torch_script"
+        )
+    print(json.dumps(measure(FLAGS.config)), flush=True)
+
+
+def run() -> None:
+    """Runs the command line (also the console script `colorize-jax-benchmark`)."""
+    cli.run(main, "colorize_jax.tools.benchmark", define_flags=define_flags, config_flag=True)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,6 +1,6 @@
 """How fast `colorize` is: seconds per 768x512 photo, and compile time with a cold and warm cache.
 
-  python -m colorize_jax.colorize_benchmark [--workdir=DIR] [--photos=10] [--render_size=PX]
+  python -m colorize_jax.tools.colorize_benchmark [--workdir=DIR] [--photos=10] [--render_size=PX]
 
 Without --workdir, the `cpu` preset U-Net (configs/unet_lab.py:cpu) is trained for one step on
 the offline demo images into a temporary folder: speed does not depend on the weights. Prints
@@ -75,7 +75,7 @@ def time_first_photo(workdir: str, cache_dir: str) -> float:
         [
             sys.executable,
             "-m",
-            "colorize_jax.colorize_benchmark",
+            "colorize_jax.tools.colorize_benchmark",
             f"--workdir={workdir}",
             f"--_first_photo_cache={cache_dir}",
             *([f"--render_size={FLAGS.render_size}"] if FLAGS.render_size else []),
@@ -136,9 +136,6 @@ def measure(workdir: str) -> dict:
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    from colorize_jax.runtime import reporting
-
-    reporting.quiet_library_logs()
     if FLAGS._first_photo_cache is not None:
         _child_first_photo(FLAGS.workdir, FLAGS._first_photo_cache)
         return
@@ -148,3 +145,14 @@ def main(argv: list[str]) -> None:
     with tempfile.TemporaryDirectory() as directory:
         workdir = make_workdir(os.path.join(directory, "unet_lab_cpu"))
         print(json.dumps({"workdir": "configs/unet_lab.py:cpu (1 step)", **measure(workdir)}))
+
+
+def run() -> None:
+    """Runs the command line (also the console script `colorize-jax-colorize-benchmark`)."""
+    from colorize_jax.runtime import cli  # imported when run, so that importing stays free
+
+    cli.run(main, "colorize_jax.tools.colorize_benchmark", define_flags=define_flags)
+
+
+if __name__ == "__main__":
+    run()

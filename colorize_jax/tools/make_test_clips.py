@@ -25,7 +25,7 @@ from fractions import Fraction
 import av
 import cv2
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 CLIPS = ("pan", "zoom", "object", "cut", "tone")
 TONE_HZ, SAMPLE_RATE = 440.0, 48000
@@ -190,6 +190,16 @@ def make_clips(
     return paths
 
 
+def define_flags() -> None:
+    """The command line's flags; defined when run as a program, so that importing is free."""
+    flags.DEFINE_string("output_dir", "runs/test_clips", "Folder for the clips.")
+    flags.DEFINE_integer("width", 640, "Frame width.")
+    flags.DEFINE_integer("height", 360, "Frame height.")
+    flags.DEFINE_float("seconds", 3.0, "Length of each clip.")
+    flags.DEFINE_string("rate", "30000/1001", "Frame rate, exact (a fraction).")
+    flags.DEFINE_list("clips", list(CLIPS), "Which clips.")
+
+
 def main(argv: list[str]) -> None:
     del argv
     flags_ = flags.FLAGS
@@ -206,11 +216,12 @@ def main(argv: list[str]) -> None:
         print(f"{name}: {path}")
 
 
+def run() -> None:
+    """Runs the command line (also the console script `colorize-jax-make-test-clips`)."""
+    from colorize_jax.runtime import cli  # imported when run, so that importing stays free
+
+    cli.run(main, "colorize_jax.tools.make_test_clips", define_flags=define_flags)
+
+
 if __name__ == "__main__":
-    flags.DEFINE_string("output_dir", "runs/test_clips", "Folder for the clips.")
-    flags.DEFINE_integer("width", 640, "Frame width.")
-    flags.DEFINE_integer("height", 360, "Frame height.")
-    flags.DEFINE_float("seconds", 3.0, "Length of each clip.")
-    flags.DEFINE_string("rate", "30000/1001", "Frame rate, exact (a fraction).")
-    flags.DEFINE_list("clips", list(CLIPS), "Which clips.")
-    app.run(main)
+    run()

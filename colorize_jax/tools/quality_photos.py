@@ -79,6 +79,6 @@ def photos_markdown(results: dict[str, dict]) -> str:
     names = ", ".join(os.path.splitext(name)[0] for name in first.get("names", []))
     caption = (
         f"Whole photos (--photos={FLAGS.photos}: {first.get('num_images', 0)} colour photos, "
-        f"{names}), colorized at full resolution by colorize.Colorizer at the training size."
+        f"{names}), colorized at full resolution by full_resolution.Colorizer at the training size."
     )
     return caption + "\n\n" + quality_report.markdown(results, training=False)

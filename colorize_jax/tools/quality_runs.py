@@ -90,7 +90,7 @@ def prior_path() -> str:
             [
                 sys.executable,
                 "-m",
-                "colorize_jax.ab_prior",
+                "colorize_jax.tools.ab_prior",
                 f"--config=configs/unet_lab_classify.py:{FLAGS.preset}",
                 f"--config.data.source={FLAGS.source}",
                 f"--output={path}",

@@ -1,6 +1,6 @@
 """Trains and evaluates a list of configs for one budget and writes a markdown comparison table.
 
-  python -m colorize_jax.quality_table --source=folder:../shared/data/imagenette128 \
+  python -m colorize_jax.tools.quality_table --source=folder:../shared/data/imagenette128 \
       --steps=60 --out=runs/table [--only=unet_lab,cnn_lab] [--ab_prior=PRIOR.npz]
 
 Each row is a separate `colorize_jax.main` process on the `cpu` preset (64 px crops), trained for
@@ -99,3 +99,14 @@ def main(argv: list[str]) -> None:
     if FLAGS.photos:
         print(photos_table)
     write_sheet(sheet_columns(results, ROWS), os.path.join(FLAGS.out, "sheet.png"))
+
+
+def run() -> None:
+    """Runs the command line (also the console script `colorize-jax-quality-table`)."""
+    from colorize_jax.runtime import cli  # imported when run, so that importing stays free
+
+    cli.run(main, "colorize_jax.tools.quality_table", define_flags=define_flags)
+
+
+if __name__ == "__main__":
+    run()

@@ -24,7 +24,7 @@ from absl import app, flags
 
 from colorize_jax.inference import full_resolution, restore
 from colorize_jax.models import shipped
-from colorize_jax.runtime import cli, reporting, sharding
+from colorize_jax.runtime import cli, sharding
 
 FLAGS = flags.FLAGS
 MAX_MEAN_RGB_DIFFERENCE = 1.0  # float16 weights vs float32, 8-bit RGB of chelsea
@@ -86,24 +86,23 @@ def main(argv: list[str]) -> None:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if not (FLAGS.workdir and FLAGS.name and FLAGS.card):
         raise app.UsageError("--workdir, --name and --card are required")
-    reporting.quiet_library_logs()
-    with cli.one_line_errors("colorize_jax.tools.ship_model"):
-        with open(FLAGS.card) as f:
-            card = f.read()
-        ship(
-            FLAGS.workdir,
-            FLAGS.name,
-            card,
-            step=FLAGS.step,
-            checkpoint=FLAGS.checkpoint,
-            overrides=dict(item.split("=", 1) for item in FLAGS.set),
-            output_dir=FLAGS.output_dir,
-        )
+    with open(FLAGS.card) as f:
+        card = f.read()
+    ship(
+        FLAGS.workdir,
+        FLAGS.name,
+        card,
+        step=FLAGS.step,
+        checkpoint=FLAGS.checkpoint,
+        overrides=dict(item.split("=", 1) for item in FLAGS.set),
+        output_dir=FLAGS.output_dir,
+    )
+
+
+def run() -> None:
+    """Runs the command line (also the console script `colorize-jax-ship-model`)."""
+    cli.run(main, "colorize_jax.tools.ship_model", define_flags=define_flags)
 
 
 if __name__ == "__main__":
-    from colorize_jax.runtime import cpu
-
-    cpu.apply_defaults()
-    define_flags()
-    app.run(main)
+    run()

@@ -19,7 +19,7 @@ from PIL import Image
 from colorize_jax.evaluation import sheets
 from colorize_jax.inference import full_resolution, photo_files
 from colorize_jax.models import shipped
-from colorize_jax.runtime import cli, reporting
+from colorize_jax.runtime import cli
 
 FLAGS = flags.FLAGS
 TITLES = ("gray input", "default", "vivid", "original")
@@ -57,24 +57,23 @@ def main(argv: list[str]) -> None:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if not (FLAGS.photos and FLAGS.names and FLAGS.out):
         raise app.UsageError("--photos, --names and --out are required")
-    reporting.quiet_library_logs()
-    with cli.one_line_errors("colorize_jax.tools.shipped_sheet"):
-        source = {"model": None if FLAGS.workdir else FLAGS.model}
-        default = full_resolution.Colorizer(FLAGS.workdir, **source)
-        vivid = full_resolution.Colorizer(FLAGS.workdir, vivid=True, **source)
-        images = [photo_files.read_photo(os.path.join(FLAGS.photos, n)).rgb for n in FLAGS.names]
-        rows = sheet_rows(default, vivid, images, FLAGS.height)
-        width = max(cell.shape[1] for row in rows for cell in row)
-        sheet = sheets.with_column_titles(sheets.grid(rows), TITLES, cell_width=width)
-        sheets.write_png(FLAGS.out, sheet)
+    source = {"model": None if FLAGS.workdir else FLAGS.model}
+    default = full_resolution.Colorizer(FLAGS.workdir, **source)
+    vivid = full_resolution.Colorizer(FLAGS.workdir, vivid=True, **source)
+    images = [photo_files.read_photo(os.path.join(FLAGS.photos, n)).rgb for n in FLAGS.names]
+    rows = sheet_rows(default, vivid, images, FLAGS.height)
+    width = max(cell.shape[1] for row in rows for cell in row)
+    sheet = sheets.with_column_titles(sheets.grid(rows), TITLES, cell_width=width)
+    sheets.write_png(FLAGS.out, sheet)
     print(
         f"wrote {FLAGS.out} ({len(rows)} photos; vivid chroma x{vivid.config.decode_chroma_gain})"
     )
 
 
-if __name__ == "__main__":
-    from colorize_jax.runtime import cpu
+def run() -> None:
+    """Runs the command line (also the console script `colorize-jax-shipped-sheet`)."""
+    cli.run(main, "colorize_jax.tools.shipped_sheet", define_flags=define_flags)
 
-    cpu.apply_defaults()
-    define_flags()
-    app.run(main)
+
+if __name__ == "__main__":
+    run()

@@ -140,10 +140,8 @@ def main(argv: list[str]) -> None:
     if FLAGS.workdir and FLAGS.model:
         raise app.UsageError("give at most one of --workdir and --model")
     from colorize_jax.inference import full_resolution
-    from colorize_jax.runtime import reporting
     from colorize_jax.tools import colorize_benchmark
 
-    reporting.quiet_library_logs()
     sizes = _sizes()
     with tempfile.TemporaryDirectory() as folder:
         if FLAGS.model:
@@ -160,9 +158,12 @@ def main(argv: list[str]) -> None:
         print(json.dumps({"model": name, **result}))
 
 
-if __name__ == "__main__":
-    from colorize_jax.runtime import cpu
+def run() -> None:
+    """Runs the command line (also the console script `colorize-jax-video-benchmark`)."""
+    from colorize_jax.runtime import cli  # imported when run, so that importing stays free
 
-    cpu.apply_defaults()
-    define_flags()
-    app.run(main)
+    cli.run(main, "colorize_jax.tools.video_benchmark", define_flags=define_flags)
+
+
+if __name__ == "__main__":
+    run()

@@ -83,7 +83,7 @@ def test_prior_command_counts_the_demo_photos(tmp_path):
     env = {**os.environ, "PYTHONPATH": REPO, "JAX_PLATFORMS": "cpu"}
     run = subprocess.run(
         [
-            sys.executable, "-m", "colorize_jax.ab_prior",
+            sys.executable, "-m", "colorize_jax.tools.ab_prior",
             "--config=configs/unet_lab_classify.py:demo", "--config.data.image_size=32",
             f"--output={output}", "--max_images=3",
         ],

@@ -17,14 +17,14 @@ import skimage.data
 from PIL import Image
 from skimage import metrics
 
-from colorize_jax import colorize
 from colorize_jax.evaluation import photo_scores
+from colorize_jax.inference import full_resolution
 from tests.tiny_training import REPO, tiny_config
 
 
 @pytest.fixture(scope="module")
 def colorizer(workdir):
-    return colorize.Colorizer(workdir, checkpoint="latest")
+    return full_resolution.Colorizer(workdir, checkpoint="latest")
 
 
 def run_evaluate(*args) -> subprocess.CompletedProcess:

@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 from scipy.spatial import distance
 
-from colorize_jax import colorize
 from colorize_jax.evaluation import metrics, video_metrics, video_scores
-from colorize_jax.inference import video_io
+from colorize_jax.inference import full_resolution, video_io
 from tests.evaluation.test_photo_scores import run_evaluate
 from tests.inference import clip_files
 
@@ -106,7 +105,7 @@ def test_flow_lowers_warp_error_and_cdc_of_a_flickering_colorizer(tmp_path, name
 
 
 def test_evaluate_clip_scores_each_frame_like_the_photo_metrics(workdir, tmp_path):
-    model = colorize.Colorizer(workdir, checkpoint="latest")
+    model = full_resolution.Colorizer(workdir, checkpoint="latest")
     path = clip_files.clip(tmp_path, "cut", frames=10)
     report = video_scores.evaluate_clip(model, path, batch_size=4)
     assert report["num_frames"] == 10 and report["rate"] == "30000/1001"
@@ -118,7 +117,7 @@ def test_evaluate_clip_scores_each_frame_like_the_photo_metrics(workdir, tmp_pat
     assert report["modes"]["flow"]["scene_cuts"] == 1
     # Frame 0 of "none" is the photo path on the grayed frame, scored by image_metrics.
     first = next(video_io.read_frames(path))
-    colorized = model.colorize(colorize.gray_version(first))
+    colorized = model.colorize(full_resolution.gray_version(first))
     psnr = float(metrics.psnr(colorized[None], first[None])[0])
     # (the compiled join of colour and lightness is within one 8-bit level of the photo path)
     assert none["per_frame"]["psnr"][0] == pytest.approx(psnr, abs=0.02)

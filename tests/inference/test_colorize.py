@@ -15,14 +15,13 @@ import pytest
 from PIL import Image, ImageOps
 from skimage import color
 
-from colorize_jax import colorize
-from colorize_jax.inference import photo_files
+from colorize_jax.inference import full_resolution, photo_files
 from tests.tiny_training import REPO
 
 
 @pytest.fixture(scope="module")
 def colorizer(workdir):
-    return colorize.Colorizer(workdir)
+    return full_resolution.Colorizer(workdir)
 
 
 def photo(height=40, width=56, seed=0) -> np.ndarray:
@@ -61,19 +60,19 @@ def test_batch_equals_one_by_one(colorizer):
 
 
 def test_render_size_changes_what_the_network_sees(workdir):
-    big = colorize.Colorizer(workdir, render_size=63)
+    big = full_resolution.Colorizer(workdir, render_size=63)
     assert big.render_size == 64
     assert big.render_shape(100, 300) == (64, 192)
 
 
 def test_overrides_must_name_existing_fields(workdir):
     with pytest.raises(ValueError, match="unknown config field 'model.no_such'"):
-        colorize.Colorizer(workdir, overrides={"model.no_such": "1"})
+        full_resolution.Colorizer(workdir, overrides={"model.no_such": "1"})
 
 
 def test_missing_workdir_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="config.json not found"):
-        colorize.Colorizer(str(tmp_path / "nothing"))
+        full_resolution.Colorizer(str(tmp_path / "nothing"))
 
 
 def save_inputs(folder) -> dict[str, np.ndarray]:

@@ -19,8 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorize_jax import colorize
-from colorize_jax.inference import export, export_forward, onnx_colorizer
+from colorize_jax.inference import export, export_forward, full_resolution, onnx_colorizer
 from tests.tiny_training import REPO, tiny_config
 
 pytest.importorskip("jax2onnx")
@@ -130,7 +129,7 @@ def jax_predictions(family_workdirs):
 
     def get(family):
         if family not in cache:
-            colorizer = colorize.Colorizer(family_workdirs[family])
+            colorizer = full_resolution.Colorizer(family_workdirs[family])
             reference, s = jax.jit(export_forward.predict_function(colorizer)), colorizer.stride
             cases = []
             for batch, height, width in SHAPES:
@@ -187,14 +186,16 @@ def test_the_sidecar_says_what_the_artifact_needs(exported):
 def test_the_decode_is_in_the_artifact(family_workdirs, exported):
     """The classification head's annealed mean and chroma gain: not the raw logits."""
     _, path = exported["classify", "onnx"]
-    colorizer = colorize.Colorizer(family_workdirs["classify"])
+    colorizer = full_resolution.Colorizer(family_workdirs["classify"])
     inputs = lightness((1, 16, 24))
     network = colorizer.network
     logits = network.apply_fn(network.variables, inputs, train=False)
     assert logits.shape[-1] == colorizer.head.num_classes > 2
     ab = export_forward.load_predict(path, "onnx")(inputs)
     np.testing.assert_allclose(ab, np.asarray(colorizer.head.predict(logits)), atol=2e-5)
-    plain = colorize.Colorizer(family_workdirs["classify"], overrides={"decode_chroma_gain": 1.0})
+    plain = full_resolution.Colorizer(
+        family_workdirs["classify"], overrides={"decode_chroma_gain": 1.0}
+    )
     ratio = ab / np.asarray(plain.head.predict(logits))
     assert np.median(ratio) == pytest.approx(1.3, rel=1e-3)
 
@@ -204,7 +205,7 @@ def test_onnx_colorizer_matches_the_workdir_colorizer_without_jax(workdir, expor
     import skimage.data
 
     photo = skimage.data.chelsea()[:171, :250]  # sides that are not multiples of the stride
-    jax_rgb = colorize.Colorizer(workdir).colorize(photo)
+    jax_rgb = full_resolution.Colorizer(workdir).colorize(photo)
     onnx_rgb = onnx_colorizer.OnnxColorizer(path).colorize(photo)
     assert onnx_rgb.shape == photo.shape and onnx_rgb.dtype == np.uint8
     assert np.abs(onnx_rgb.astype(int) - jax_rgb).mean() < 1
@@ -344,8 +345,8 @@ def test_target_ab_is_the_same_in_numpy_and_jax(space):
     rgb = (np.random.default_rng(0).uniform(0, 255, (2, 6, 7, 3))).astype(np.uint8)
     inputs, targets = colorspace.encode(rgb, space)
     targets = np.clip(targets * 0.9 + 0.05, -1, 1)  # a prediction near the truth
-    in_numpy = colorize.target_ab(inputs, targets, space)
-    in_jax = colorize.target_ab(jax.numpy.asarray(inputs), jax.numpy.asarray(targets), space)
+    in_numpy = full_resolution.target_ab(inputs, targets, space)
+    in_jax = full_resolution.target_ab(jax.numpy.asarray(inputs), jax.numpy.asarray(targets), space)
     assert isinstance(in_numpy, np.ndarray) and in_numpy.shape == (2, 6, 7, 2)
     np.testing.assert_allclose(in_numpy, np.asarray(in_jax), atol=2e-3)
 

@@ -16,14 +16,15 @@ import numpy as np
 import pytest
 from skimage import color
 
-from colorize_jax import colorize
 from colorize_jax.evaluation import validation
-from colorize_jax.inference import predict
+from colorize_jax.inference import full_resolution, predict
 
 
 @pytest.fixture(scope="module")
 def colorizer(workdir):
-    return colorize.Colorizer(workdir, checkpoint="latest", overrides={"decode_chroma_gain": 2.0})
+    return full_resolution.Colorizer(
+        workdir, checkpoint="latest", overrides={"decode_chroma_gain": 2.0}
+    )
 
 
 def photos(count: int, size: int) -> np.ndarray:

@@ -10,8 +10,8 @@ import pytest
 import skimage.data
 from flax import traverse_util
 
-from colorize_jax.colorize import Colorizer
 from colorize_jax.inference import restore
+from colorize_jax.inference.full_resolution import Colorizer
 from colorize_jax.models import shipped
 from colorize_jax.runtime import sharding
 from colorize_jax.tools import ship_model

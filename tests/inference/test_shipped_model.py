@@ -7,8 +7,8 @@ import os
 import numpy as np
 import skimage.data
 
-from colorize_jax.colorize import Colorizer
 from colorize_jax.evaluation import photo_scores
+from colorize_jax.inference.full_resolution import Colorizer
 from colorize_jax.models import shipped
 
 

@@ -10,8 +10,7 @@ import pytest
 from PIL import Image
 from skimage import color
 
-from colorize_jax import colorize
-from colorize_jax.inference import onnx_colorizer, video, video_io
+from colorize_jax.inference import full_resolution, onnx_colorizer, video, video_io
 from tests.inference import clip_files
 from tests.inference.clip_files import FRAMES, HEIGHT, NTSC, WIDTH
 from tests.inference.test_colorize import photo, run_cli
@@ -19,7 +18,7 @@ from tests.inference.test_colorize import photo, run_cli
 
 @pytest.fixture(scope="module")
 def colorizer(workdir):
-    return colorize.Colorizer(workdir)
+    return full_resolution.Colorizer(workdir)
 
 
 def test_frame_by_frame_is_the_photo_path(colorizer, tmp_path):

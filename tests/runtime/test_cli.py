@@ -1,9 +1,10 @@
-"""The entry points answer bad input with one line naming the problem, and exit 1."""
+"""The one runner of the commands (`cli.run`), and their one-line answers to bad input."""
 
+import os
 import subprocess
 import sys
 
-from colorize_jax.runtime import cli
+from colorize_jax.runtime import cli, cpu
 from tests.tiny_training import REPO
 
 
@@ -66,3 +67,80 @@ def test_unknown_key_message_lists_close_names_at_any_depth():
     message = cli.unknown_key_message(config, "zzz")
     assert message.startswith("unknown config key --config.zzz; valid keys include")
     assert "--config.learning_rate" in message
+
+
+# A command as small as the project's: `cli.run` with a main, a flag defined when run and,
+# with --config_flag, a config file flag (as main.py, evaluate.py and the tools have).
+TINY_COMMAND = """
+import os, sys
+from absl import flags, logging
+from ml_collections import config_flags
+from colorize_jax.runtime import cli, reporting
+
+def define_flags():
+    flags.DEFINE_string("name", "world", "Who to greet.")
+    flags.DEFINE_string("fail", "", "Raise this ValueError in main.")
+    if "--config_flag" in sys.argv:
+        config_flags.DEFINE_config_file("config", None, "A config file.")
+    flags.DEFINE_bool("config_flag", False, "Define --config.")
+
+def main(argv):
+    print("xla_flags", os.environ.get("XLA_FLAGS", ""))
+    print("quiet", reporting._is_own_or_important in logging.get_absl_handler().filters)
+    print("hello", flags.FLAGS.name, argv[1:])
+    if flags.FLAGS.fail:
+        raise ValueError(flags.FLAGS.fail)
+
+cli.run(main, "tiny", define_flags=define_flags, config_flag="--config_flag" in sys.argv)
+"""
+
+
+def _run_tiny(tmp_path, *args):
+    script = tmp_path / "tiny.py"
+    script.write_text(TINY_COMMAND)
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env["PYTHONPATH"] = REPO
+    return subprocess.run(
+        [sys.executable, str(script), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_run_applies_the_cpu_defaults_defines_the_flags_and_quiets_the_libraries(tmp_path):
+    result = _run_tiny(tmp_path, "--name=you", "extra")
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(" ", 1) for line in result.stdout.strip().splitlines())
+    # The XLA flags as cpu.apply_xla_flags sets them in an environment without any.
+    assert lines["xla_flags"] == cpu.apply_xla_flags({})
+    assert lines["quiet"] == "True"
+    assert lines["hello"] == "you ['extra']"
+
+
+def test_run_turns_a_user_error_into_one_line_and_exit_status_1(tmp_path):
+    result = _run_tiny(tmp_path, "--fail=the photo is missing\nsecond line")
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[-1] == "hello world []"  # main ran, then failed
+    assert result.stderr.strip().splitlines()[-1] == "tiny: error: the photo is missing"
+    assert "Traceback" not in result.stderr and "second line" not in result.stderr
+
+
+def test_run_names_an_unknown_config_key_in_one_line_before_main(tmp_path):
+    result = _run_tiny(
+        tmp_path, "--config_flag", "--config=configs/unet_lab.py:demo", "--config.modl.depth=2"
+    )
+    assert result.returncode == 1
+    assert "hello" not in result.stdout
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("tiny: error: unknown config key --config.modl.depth;"), last
+    assert "--config.model.depth" in last
+
+
+def test_run_leaves_usage_errors_to_absl(tmp_path):
+    result = _run_tiny(tmp_path, "--no_such_flag")
+    assert result.returncode == 1
+    assert "hello" not in result.stdout
+    assert "Unknown command line flag 'no_such_flag'" in result.stderr

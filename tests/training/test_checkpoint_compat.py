@@ -97,7 +97,7 @@ def test_training_resumes_from_the_old_checkpoint_as_from_a_new_one(tmp_path, st
 
 
 def test_the_colorizer_reads_the_old_workdir_and_its_config():
-    from colorize_jax.colorize import Colorizer
+    from colorize_jax.inference.full_resolution import Colorizer
 
     photo = np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)
     colorized = Colorizer(FIXTURE).colorize(photo)

@@ -81,8 +81,6 @@ def load() -> object:
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments {argv[1:]}: the app takes flags only")
     if sum(bool(x) for x in (FLAGS.workdir, FLAGS.onnx, FLAGS.model)) > 1:
         raise app.UsageError("give at most one of --workdir, --model and --onnx")
     if FLAGS.onnx and (FLAGS.set or FLAGS.step is not None):

@@ -251,7 +251,7 @@ def main(argv: list[str]) -> None:
 
 def run() -> None:
     """Runs the command line (also the console script `colorize-jax-colorize`)."""
-    cli.run(main, PROGRAM, define_flags=define_flags)
+    cli.run(main, PROGRAM, define_flags=define_flags, takes_arguments=True)
 
 
 if __name__ == "__main__":

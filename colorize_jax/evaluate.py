@@ -117,8 +117,6 @@ def _evaluate_with_colorizer(workdir: str | None, config, step: int | None, whic
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if bool(FLAGS.workdir) == bool(FLAGS.model):
         raise app.UsageError("give one of --workdir=DIR and --model=NAME (a shipped model)")
     if FLAGS.photos and FLAGS.video:

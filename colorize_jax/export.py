@@ -39,8 +39,6 @@ def define_flags() -> None:
 
 def main(argv: list[str]) -> None:
     """Exports with the flags' settings; prints the artifact, its sidecar and its parity."""
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if bool(FLAGS.workdir) == bool(FLAGS.model) or not FLAGS.output or not FLAGS.format:
         raise app.UsageError(
             "one of --workdir or --model, --format (onnx or stablehlo) and --output are required"

@@ -9,7 +9,7 @@ with status 0 (see `preemption`).
 from __future__ import annotations
 
 import jax
-from absl import app, flags, logging
+from absl import flags, logging
 from ml_collections import config_flags
 
 from colorize_jax.runtime import cli, distributed
@@ -40,8 +40,6 @@ PROGRAM = "colorize_jax.main"
 
 def main(argv: list[str]) -> None:
     """Trains (`loop.train_and_evaluate`) with the flags' settings, as one process of the run."""
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     distributed.initialize(
         distributed.ProcessSettings(
             FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id

@@ -33,6 +33,7 @@ def run(
     *,
     define_flags: Callable[[], None] | None = None,
     config_flag: bool = False,
+    takes_arguments: bool = False,
     argv: Sequence[str] | None = None,
 ) -> None:
     """Runs the command `main(argv)` as every command of the project runs; exits the process.
@@ -44,8 +45,9 @@ def run(
     and calls `main` inside `one_line_errors(program)`: a user error becomes one line
     `PROGRAM: error: MESSAGE` and exit status 1. `config_flag`: the command has an
     ml_collections `--config` file flag, whose unknown `--config.KEY` overrides are answered
-    with one line too (`config_flags_parser`). A `UsageError` still prints the usage, as
-    absl does (exit status 1).
+    with one line too (`config_flags_parser`). `takes_arguments`: `main` reads positional
+    arguments (argv[1:]); without it, any is a usage error. A `UsageError` still prints the
+    usage, as absl does (exit status 1).
     """
     cpu.apply_defaults()
     if define_flags is not None:
@@ -53,6 +55,8 @@ def run(
     _help_as_a_module(main)
 
     def guarded(args: list[str]) -> Any:
+        if len(args) > 1 and not takes_arguments:
+            raise app.UsageError(f"unexpected arguments: {' '.join(args[1:])}")
         reporting.quiet_library_logs()
         with one_line_errors(program):
             return main(args)

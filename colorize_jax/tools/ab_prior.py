@@ -25,7 +25,7 @@ import json
 import jax
 import jax.numpy as jnp
 import numpy as np
-from absl import app, flags, logging
+from absl import flags, logging
 from ml_collections import config_flags
 
 from colorize_jax import data
@@ -74,8 +74,6 @@ def compute_prior(config, *, max_images: int = 0) -> dict[str, np.ndarray]:
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if not FLAGS.config.get("classify"):
         raise ValueError("the config has no config.classify (see configs/unet_lab_classify.py)")
     prior = compute_prior(FLAGS.config, max_images=FLAGS.max_images)

@@ -28,7 +28,7 @@ import time
 
 import jax
 import numpy as np
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
 from colorize_jax import data
@@ -215,8 +215,6 @@ def measure(config) -> dict:
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if FLAGS.torch_python and not os.path.exists(twin_script(FLAGS.config)):
         raise FileNotFoundError(
             f"the twin's script {twin_script(FLAGS.config)} was not found; give --torch_script"

@@ -25,7 +25,7 @@ import tempfile
 import time
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 FLAGS = flags.FLAGS
 
@@ -134,8 +134,6 @@ def measure(workdir: str) -> dict:
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if FLAGS._first_photo_cache is not None:
         _child_first_photo(FLAGS.workdir, FLAGS._first_photo_cache)
         return

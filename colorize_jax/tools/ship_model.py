@@ -82,8 +82,6 @@ def ship(workdir, name, card, *, step, checkpoint, overrides, output_dir) -> dic
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if not (FLAGS.workdir and FLAGS.name and FLAGS.card):
         raise app.UsageError("--workdir, --name and --card are required")
     with open(FLAGS.card) as f:

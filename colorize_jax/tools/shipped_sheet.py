@@ -53,8 +53,6 @@ def sheet_rows(default, vivid, images: list[np.ndarray], height: int) -> list[li
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if not (FLAGS.photos and FLAGS.names and FLAGS.out):
         raise app.UsageError("--photos, --names and --out are required")
     source = {"model": None if FLAGS.workdir else FLAGS.model}

@@ -135,8 +135,6 @@ def _sizes() -> list[tuple[int, int]]:
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if FLAGS.workdir and FLAGS.model:
         raise app.UsageError("give at most one of --workdir and --model")
     from colorize_jax.inference import full_resolution

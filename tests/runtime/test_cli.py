@@ -83,6 +83,7 @@ def define_flags():
     if "--config_flag" in sys.argv:
         config_flags.DEFINE_config_file("config", None, "A config file.")
     flags.DEFINE_bool("config_flag", False, "Define --config.")
+    flags.DEFINE_bool("flags_only", False, "Refuse positional arguments.")
 
 def main(argv):
     print("xla_flags", os.environ.get("XLA_FLAGS", ""))
@@ -91,7 +92,13 @@ def main(argv):
     if flags.FLAGS.fail:
         raise ValueError(flags.FLAGS.fail)
 
-cli.run(main, "tiny", define_flags=define_flags, config_flag="--config_flag" in sys.argv)
+cli.run(
+    main,
+    "tiny",
+    define_flags=define_flags,
+    config_flag="--config_flag" in sys.argv,
+    takes_arguments="--flags_only" not in sys.argv,
+)
 """
 
 
@@ -137,6 +144,13 @@ def test_run_names_an_unknown_config_key_in_one_line_before_main(tmp_path):
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("tiny: error: unknown config key --config.modl.depth;"), last
     assert "--config.model.depth" in last
+
+
+def test_run_refuses_arguments_a_command_does_not_take(tmp_path):
+    result = _run_tiny(tmp_path, "--flags_only", "extra", "more")
+    assert result.returncode == 1
+    assert "hello" not in result.stdout  # refused before main
+    assert "unexpected arguments: extra more" in result.stderr
 
 
 def test_run_leaves_usage_errors_to_absl(tmp_path):
